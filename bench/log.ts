@@ -1,0 +1,124 @@
+/**
+ * Log throughput: append and read in MB/s and records/s, for 100 B and 1 KiB records in
+ * batches of 1, 100 and 1000, for MemoryLog and FileLog, beside a plain `fs` append loop
+ * writing the same bytes (the disk's limit here). One JSON object a line.
+ *
+ *   npm run bench:log
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeFileSystem } from "@effect/platform-node"
+import { MemoryLog, type PartitionLog, RecordBatch } from "@fiberlog/core"
+import { FileLog } from "@fiberlog/node"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const APPEND_BUDGET_MS = 800
+const MAX_BYTES_PER_CASE = 256 * 1024 * 1024
+
+const makeBatch = (recordBytes: number, count: number): Uint8Array => {
+  const value = new Uint8Array(recordBytes).fill(120)
+  return RecordBatch.encode({
+    records: Array.from({ length: count }, (_, i) => ({ key: null, value, headers: [], timestamp: 1_700_000_000_000 + i }))
+  })
+}
+
+interface Result {
+  readonly records: number
+  readonly bytes: number
+  readonly seconds: number
+}
+
+const print = (name: string, r: Result, extra: Record<string, number> = {}) =>
+  console.log(
+    JSON.stringify({
+      name,
+      mbPerSec: +(r.bytes / 1e6 / r.seconds).toFixed(1),
+      perSec: Math.round(r.records / r.seconds),
+      records: r.records,
+      bytes: r.bytes,
+      seconds: +r.seconds.toFixed(3),
+      ...extra
+    })
+  )
+
+const rawAppend = (bytes: Uint8Array, count: number): Result => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberlog-bench-raw-"))
+  const fd = fs.openSync(path.join(dir, "raw.log"), "a")
+  let n = 0
+  const t0 = performance.now()
+  while (performance.now() - t0 < APPEND_BUDGET_MS && n * bytes.length < MAX_BYTES_PER_CASE) {
+    fs.writeSync(fd, bytes)
+    n++
+  }
+  const seconds = (performance.now() - t0) / 1000
+  fs.closeSync(fd)
+  fs.rmSync(dir, { recursive: true, force: true })
+  return { records: n * count, bytes: n * bytes.length, seconds }
+}
+
+const appendLoop = (log: PartitionLog.PartitionLog, bytes: Uint8Array, count: number) =>
+  Effect.gen(function*() {
+    let n = 0
+    const t0 = performance.now()
+    while (performance.now() - t0 < APPEND_BUDGET_MS && n * bytes.length < MAX_BYTES_PER_CASE) {
+      yield* log.append(bytes)
+      n++
+    }
+    return { records: n * count, bytes: n * bytes.length, seconds: (performance.now() - t0) / 1000 }
+  })
+
+const readLoop = (log: PartitionLog.PartitionLog) =>
+  Effect.gen(function*() {
+    const end = yield* log.logEndOffset
+    let next = 0
+    let records = 0
+    let bytes = 0
+    const t0 = performance.now()
+    while (next < end) {
+      const r = yield* log.read(next, 1024 * 1024)
+      for (const b of r.batches) {
+        records += RecordBatch.header(b).recordCount
+        bytes += b.length
+      }
+      next = RecordBatch.lastOffset(r.batches[r.batches.length - 1]!) + 1
+    }
+    return { records, bytes, seconds: (performance.now() - t0) / 1000 }
+  })
+
+const program = Effect.gen(function*() {
+  const fileSystem = yield* FileSystem.FileSystem
+  for (const recordBytes of [100, 1024]) {
+    for (const count of [1, 100, 1000]) {
+      const suffix = `${recordBytes === 1024 ? "1KiB" : `${recordBytes}B`}-batch${count}`
+      const bytes = makeBatch(recordBytes, count)
+      const raw = rawAppend(bytes, count)
+      print(`rawfs-append-${suffix}`, raw)
+      const rawMbPerSec = raw.bytes / raw.seconds
+
+      const mem = yield* MemoryLog.make()
+      print(`memorylog-append-${suffix}`, yield* appendLoop(mem, bytes, count))
+      print(`memorylog-read-${suffix}`, yield* readLoop(mem))
+      yield* mem.close
+
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const dir = yield* fileSystem.makeTempDirectoryScoped({ prefix: "fiberlog-bench-" })
+          const log = yield* FileLog.make({ dir })
+          const appended = yield* appendLoop(log, bytes, count)
+          print(`filelog-append-${suffix}`, appended, {
+            ratioToRawFs: +(appended.bytes / appended.seconds / rawMbPerSec).toFixed(2)
+          })
+          print(`filelog-read-${suffix}`, yield* readLoop(log))
+          yield* log.close
+        })
+      )
+    }
+  }
+})
+
+Effect.runPromise(program.pipe(Effect.provide(NodeFileSystem.layer))).catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

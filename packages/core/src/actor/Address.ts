@@ -1,0 +1,27 @@
+/**
+ * Actor addresses: a node plus a path on it. A ref is an address, so the same ref works locally
+ * and across the network, and an address can travel inside messages.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { NodeId } from "../transport/NodeId.js"
+
+/** Path segments: letters, digits and `-_.:@+=`; `$` is reserved for the runtime. */
+export const Segment = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.:@+=-]{1,200}$/))
+
+/** Where an actor lives: `node` and a `/`-separated path of names (`broker/replica-t-0`). */
+export class Address extends Schema.Class<Address>("Address")({
+  node: NodeId,
+  path: Schema.String.pipe(Schema.maxLength(1024))
+}) {
+  override toString() {
+    return `${this.node}/${this.path}`
+  }
+}
+
+/** Builds an address. */
+export const make = (node: NodeId, path: string): Address => new Address({ node, path })
+
+/** Whether `name` is a valid single path segment. */
+export const isValidSegment = (name: string): boolean => Schema.is(Segment)(name)

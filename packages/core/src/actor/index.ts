@@ -1,0 +1,6 @@
+export * as Actor from "./Actor.js"
+export * as ActorError from "./ActorError.js"
+export * as Address from "./Address.js"
+export * as Node from "./Node.js"
+export * as Supervision from "./Supervision.js"
+export * as Terminated from "./Terminated.js"

@@ -1,0 +1,553 @@
+/**
+ * The machinery behind `Node`: the actor cells (mailbox + supervised fiber), the registry, and
+ * the routing of envelopes between nodes (asks, replies, death watch).
+ *
+ * @internal
+ */
+import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, FiberId, Mailbox, ParseResult, Schedule, Schema, Scope } from "effect"
+import * as Envelope from "../../transport/Envelope.js"
+import type { NodeId } from "../../transport/NodeId.js"
+import * as Transport from "../../transport/Transport.js"
+import type * as Actor from "../Actor.js"
+import {
+  ActorAlreadyExists,
+  ActorUnavailable,
+  AskTimeout,
+  type DeliveryError,
+  InvalidActorName,
+  MailboxFull,
+  MessageNotSerializable,
+  Rejection
+} from "../ActorError.js"
+import { Address, isValidSegment } from "../Address.js"
+import * as Supervision from "../Supervision.js"
+import { type Reason, Terminated } from "../Terminated.js"
+
+/** A request waiting in a mailbox, with the way back to its asker. */
+class AskDelivery {
+  constructor(
+    readonly message: unknown,
+    readonly respond: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>,
+    readonly reject: (error: DeliveryError) => Effect.Effect<void>
+  ) {}
+}
+
+/** A child whose supervision gave up and escalated: fails its parent's incarnation. */
+class ChildFailed extends Error {
+  constructor(readonly path: string, readonly childCause: Cause.Cause<unknown>) {
+    super(`child ${path} failed and escalated: ${Cause.pretty(childCause)}`)
+  }
+}
+
+interface Cell {
+  readonly path: string
+  readonly address: Address
+  readonly mailbox: Mailbox.Mailbox<unknown>
+  readonly capacity: number
+  readonly overflow: Actor.Overflow
+  readonly protocol: Schema.Schema<any, any>
+  readonly terminated: Deferred.Deferred<Reason>
+  readonly parent: Cell | undefined
+  /** Messages taken from the mailbox and not handled yet; kept across restarts. */
+  buffer: ReadonlyArray<unknown>
+  position: number
+  escalation: Deferred.Deferred<never> | undefined
+  fiber: Fiber.RuntimeFiber<Reason> | undefined
+  stopRequested: boolean
+  done: boolean
+}
+
+/** Runtime messages between nodes (death watch). */
+class Watch extends Schema.TaggedClass<Watch>()("Watch", { path: Schema.String }) {}
+class WatchNotice extends Schema.TaggedClass<WatchNotice>()("WatchNotice", {
+  reason: Schema.Literal("stopped", "failed", "not-found", "unreachable")
+}) {}
+const SystemMessage = Schema.Union(Watch, WatchNotice)
+
+interface PendingAsk {
+  readonly node: NodeId
+  readonly request: Schema.WithResult.Any
+  readonly deferred: Deferred.Deferred<unknown, unknown>
+}
+
+interface PendingWatch {
+  readonly node: NodeId
+  readonly deferred: Deferred.Deferred<Reason>
+}
+
+/** One node: hosts actors and routes messages for other nodes through its transport. */
+export class NodeImpl implements Actor.NodeLike {
+  readonly cells = new Map<string, Cell>()
+  readonly pendingAsks = new Map<number, PendingAsk>()
+  readonly pendingWatches = new Map<number, PendingWatch>()
+  transport: Transport.Transport | undefined = undefined
+  private nextId = 1
+
+  constructor(readonly id: NodeId, readonly scope: Scope.Scope) {}
+
+  // ---- refs ---------------------------------------------------------------------------------
+
+  ref<A>(address: Address | string, protocol: Schema.Schema<A, any>): Actor.ActorRef<A> {
+    const resolved = typeof address === "string" ? new Address({ node: this.id, path: address }) : address
+    return new Ref(this, resolved, protocol)
+  }
+
+  tell(ref: Ref<any>, message: unknown): Effect.Effect<void, DeliveryError> {
+    const address = ref.address
+    if (address.node !== this.id) return this.sendRemote(address, "tell", 0, message, ref.protocol)
+    const cell = this.cells.get(address.path)
+    if (cell === undefined || cell.done) return Effect.fail(this.unavailable(address, cell))
+    return this.offer(cell, message)
+  }
+
+  ask(ref: Ref<any>, request: Schema.WithResult.Any, options?: Actor.AskOptions): Effect.Effect<any, any> {
+    const address = ref.address
+    const timeoutMs = options?.timeoutMs ?? 5_000
+    const timeout = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.timeoutFail(effect, {
+        duration: timeoutMs,
+        onTimeout: () =>
+          new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs })
+      })
+    if (address.node === this.id) {
+      return Effect.suspend(() => {
+        const cell = this.cells.get(address.path)
+        if (cell === undefined || cell.done) return Effect.fail(this.unavailable(address, cell))
+        const deferred = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
+        const delivery = new AskDelivery(
+          request,
+          (exit) => Deferred.done(deferred, exit),
+          (error) => Deferred.fail(deferred, error)
+        )
+        return Effect.zipRight(this.offer(cell, delivery), timeout(Deferred.await(deferred)))
+      })
+    }
+    return Effect.suspend(() => {
+      const id = this.nextId++
+      const deferred = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
+      this.pendingAsks.set(id, { node: address.node, request, deferred })
+      return this.sendRemote(address, "ask", id, request, ref.protocol).pipe(
+        Effect.zipRight(timeout(Deferred.await(deferred))),
+        Effect.ensuring(Effect.sync(() => this.pendingAsks.delete(id)))
+      )
+    })
+  }
+
+  private unavailable(address: Address, cell: Cell | undefined) {
+    return new ActorUnavailable({ address: address.toString(), reason: cell === undefined ? "not-found" : "stopped" })
+  }
+
+  private offer(cell: Cell, message: unknown): Effect.Effect<void, DeliveryError> {
+    if (cell.overflow === "suspend") {
+      return Effect.flatMap(cell.mailbox.offer(message), (ok) =>
+        ok ? Effect.void : Effect.fail(this.unavailable(cell.address, cell)))
+    }
+    if (cell.mailbox.unsafeOffer(message)) return Effect.void
+    return Effect.fail(
+      cell.done
+        ? this.unavailable(cell.address, cell)
+        : new MailboxFull({ address: cell.address.toString(), capacity: cell.capacity })
+    )
+  }
+
+  private sendRemote(
+    address: Address,
+    kind: "tell" | "ask",
+    id: number,
+    message: unknown,
+    protocol: Schema.Schema<any, any>
+  ): Effect.Effect<void, DeliveryError> {
+    const transport = this.transport!
+    const payload: Effect.Effect<unknown, MessageNotSerializable> = transport.encodes
+      ? Effect.mapError(Schema.encode(protocol)(message), (error) =>
+        new MessageNotSerializable({ address: address.toString(), detail: error.message }))
+      : Effect.succeed(message)
+    return Effect.flatMap(payload, (payload) =>
+      transport.send({
+        from: this.id,
+        to: address.node,
+        path: address.path,
+        kind,
+        id,
+        encoded: transport.encodes,
+        payload
+      }).pipe(Effect.mapError((error) =>
+        error._tag === "NodeUnreachable"
+          ? new ActorUnavailable({ address: address.toString(), reason: "unreachable" })
+          : new MessageNotSerializable({ address: address.toString(), detail: error.detail })
+      )))
+  }
+
+  // ---- spawning and supervision -------------------------------------------------------------
+
+  spawn<A extends Actor.Message, I, S, R>(
+    parent: Cell | undefined,
+    scope: Scope.Scope,
+    name: string,
+    behavior: Actor.Behavior<A, I, S, R>,
+    options: Actor.SpawnOptions = {}
+  ): Effect.Effect<Actor.ActorRef<A>, ActorAlreadyExists | InvalidActorName, R> {
+    return Effect.suspend((): Effect.Effect<Actor.ActorRef<A>, ActorAlreadyExists | InvalidActorName, R> => {
+      if (!isValidSegment(name)) return Effect.fail(new InvalidActorName({ name }))
+      const path = parent === undefined ? name : `${parent.path}/${name}`
+      if (this.cells.has(path)) return Effect.fail(new ActorAlreadyExists({ path }))
+      const capacity = options.mailboxCapacity ?? 4096
+      const overflow = options.overflow ?? "fail"
+      return Effect.gen(this, function*() {
+        const mailbox = yield* Mailbox.make<unknown>({
+          capacity,
+          strategy: overflow === "fail" ? "dropping" : overflow
+        })
+        const address = new Address({ node: this.id, path })
+        const cell: Cell = {
+          path,
+          address,
+          mailbox,
+          capacity,
+          overflow,
+          protocol: behavior.protocol,
+          terminated: yield* Deferred.make<Reason>(),
+          parent,
+          buffer: [],
+          position: 0,
+          escalation: undefined,
+          fiber: undefined,
+          stopRequested: false,
+          done: false
+        }
+        this.cells.set(path, cell)
+        const ref = new Ref<A>(this, address, behavior.protocol)
+        const strategy = options.supervision ?? Supervision.defaultStrategy
+        // A fiber interrupted before it starts runs no finalizer: wait until it is inside the
+        // region that always ends in `terminate`, so `stop` or a closing scope never leaks a cell.
+        const started = yield* Deferred.make<void>()
+        cell.fiber = yield* Effect.forkIn(
+          Effect.uninterruptibleMask((restore) =>
+            Effect.zipRight(Deferred.succeed(started, undefined), restore(this.supervise(cell, behavior, strategy, ref)))
+              .pipe(Effect.onExit((exit) => this.terminate(cell, Exit.isSuccess(exit) ? exit.value : "stopped")))
+          ),
+          scope
+        )
+        yield* Deferred.await(started)
+        return ref as Actor.ActorRef<A>
+      })
+    })
+  }
+
+  private supervise<A extends Actor.Message, I, S, R>(
+    cell: Cell,
+    behavior: Actor.Behavior<A, I, S, R>,
+    strategy: Supervision.Strategy,
+    ref: Ref<A>
+  ): Effect.Effect<Reason, never, R> {
+    return Effect.gen(this, function*() {
+      const driver = yield* Schedule.driver(strategy.backoff)
+      let restartTimesMs: ReadonlyArray<number> = []
+      while (true) {
+        const exit = yield* Effect.exit(this.incarnation(cell, behavior, ref))
+        if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return "stopped" as const
+        yield* Effect.logWarning(`actor ${cell.address} failed`, exit.cause)
+        const decision = Supervision.decide(strategy, restartTimesMs, yield* Clock.currentTimeMillis)
+        const delay = decision._tag === "Restart"
+          ? yield* Effect.zipRight(decision.windowReset ? driver.reset : Effect.void, Effect.either(driver.next(undefined)))
+          : undefined
+        if (decision._tag === "GiveUp" || delay?._tag === "Left") {
+          if (strategy.onGiveUp === "escalate" && cell.parent?.escalation !== undefined) {
+            Deferred.unsafeDone(cell.parent.escalation, Exit.die(new ChildFailed(cell.path, exit.cause)))
+          }
+          return "failed" as const
+        }
+        restartTimesMs = decision.restartTimesMs
+      }
+    })
+  }
+
+  private incarnation<A extends Actor.Message, I, S, R>(
+    cell: Cell,
+    behavior: Actor.Behavior<A, I, S, R>,
+    ref: Ref<A>
+  ): Effect.Effect<void, unknown, R> {
+    return Effect.scoped(Effect.gen(this, function*() {
+      const escalation = yield* Deferred.make<never>()
+      cell.escalation = escalation
+      const scope = yield* Effect.scope
+      const ctx = this.context(cell, ref, scope)
+      const state = yield* behavior.init(ctx)
+      yield* Effect.raceFirst(this.drain(cell, behavior.handlers as any, ctx, state), Deferred.await(escalation))
+    }))
+  }
+
+  private drain<S>(
+    cell: Cell,
+    handlers: Record<string, (state: S, message: any, ctx: any) => Effect.Effect<any, any, any>>,
+    ctx: Actor.Context<any>,
+    initial: S
+  ): Effect.Effect<void, never, any> {
+    return Effect.gen(function*() {
+      let state = initial
+      let ending = false
+      while (true) {
+        if (cell.position >= cell.buffer.length) {
+          const [chunk, done] = yield* cell.mailbox.takeAll
+          cell.buffer = Chunk.toReadonlyArray(chunk)
+          cell.position = 0
+          ending = done
+        }
+        while (cell.position < cell.buffer.length) {
+          const delivery = cell.buffer[cell.position++]
+          state = yield* handle(cell, handlers, ctx, state, delivery)
+          if (cell.stopRequested) return
+        }
+        if (ending) return
+      }
+    })
+  }
+
+  private context<A>(cell: Cell, self: Ref<A>, scope: Scope.Scope): Actor.Context<A> {
+    return {
+      self,
+      node: this,
+      spawn: (name, behavior, options) => this.spawn(cell, scope, name, behavior, options),
+      watch: (target, toMessage) =>
+        this.watch(target).pipe(
+          Effect.flatMap((terminated) => Effect.ignore(self.tell(toMessage(terminated)))),
+          Effect.forkIn(scope),
+          Effect.asVoid
+        ),
+      stopSelf: Effect.sync(() => {
+        cell.stopRequested = true
+      })
+    }
+  }
+
+  private terminate(cell: Cell, reason: Reason): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      cell.done = true
+      if (this.cells.get(cell.path) === cell) this.cells.delete(cell.path)
+      const rest = [...cell.buffer.slice(cell.position), ...Chunk.toReadonlyArray(yield* cell.mailbox.clear)]
+      cell.buffer = []
+      cell.position = 0
+      yield* cell.mailbox.shutdown
+      const error = new ActorUnavailable({ address: cell.address.toString(), reason: "stopped" })
+      for (const delivery of rest) if (delivery instanceof AskDelivery) yield* delivery.reject(error)
+      yield* Deferred.succeed(cell.terminated, reason)
+    })
+  }
+
+  stop(target: Actor.ActorRef<any> | Address): Effect.Effect<void> {
+    const address = "address" in target ? target.address : target
+    return Effect.suspend(() => {
+      const cell = address.node === this.id ? this.cells.get(address.path) : undefined
+      return cell?.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.interrupt(cell.fiber))
+    })
+  }
+
+  // ---- death watch --------------------------------------------------------------------------
+
+  watch(target: Actor.ActorRef<any> | Address): Effect.Effect<Terminated> {
+    const address = "address" in target ? target.address : target
+    const done = (reason: Reason) => new Terminated({ address, reason })
+    if (address.node === this.id) {
+      return Effect.suspend(() => {
+        const cell = this.cells.get(address.path)
+        return cell === undefined ? Effect.succeed(done("not-found")) : Effect.map(Deferred.await(cell.terminated), done)
+      })
+    }
+    return Effect.suspend(() => {
+      const id = this.nextId++
+      const deferred = Deferred.unsafeMake<Reason>(FiberId.none)
+      this.pendingWatches.set(id, { node: address.node, deferred })
+      return this.sendSystem(address.node, id, new Watch({ path: address.path })).pipe(
+        Effect.catchAll(() => Deferred.succeed(deferred, "unreachable")),
+        Effect.zipRight(Deferred.await(deferred)),
+        Effect.ensuring(Effect.sync(() => this.pendingWatches.delete(id))),
+        Effect.map(done)
+      )
+    })
+  }
+
+  private sendSystem(to: NodeId, id: number, message: Watch | WatchNotice) {
+    const transport = this.transport!
+    const payload = transport.encodes ? Schema.encodeSync(SystemMessage)(message) : message
+    return transport.send({ from: this.id, to, path: Envelope.systemPath, kind: "system", id, encoded: transport.encodes, payload })
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------
+
+  readonly handler: Transport.Handler = {
+    deliver: (envelope) => this.deliver(envelope),
+    peerDown: (peer) =>
+      Effect.suspend(() => {
+        const effects: Array<Effect.Effect<unknown>> = []
+        for (const [, ask] of this.pendingAsks) {
+          if (ask.node === peer) {
+            effects.push(Deferred.fail(ask.deferred, new ActorUnavailable({ address: `${peer}`, reason: "unreachable" })))
+          }
+        }
+        for (const [, watch] of this.pendingWatches) {
+          if (watch.node === peer) effects.push(Deferred.succeed(watch.deferred, "unreachable"))
+        }
+        return Effect.all(effects, { discard: true })
+      })
+  }
+
+  private decode(schema: Schema.Schema<any, any>, envelope: Envelope.Envelope): Effect.Effect<any, MessageNotSerializable> {
+    if (!envelope.encoded) return Effect.succeed(envelope.payload)
+    return Effect.mapError(
+      Schema.decodeUnknown(schema)(envelope.payload),
+      (error) => new MessageNotSerializable({ address: `${envelope.to}/${envelope.path}`, detail: error.message })
+    )
+  }
+
+  private deliver(envelope: Envelope.Envelope): Effect.Effect<void> {
+    switch (envelope.kind) {
+      case "tell": {
+        const cell = this.cells.get(envelope.path)
+        if (cell === undefined || cell.done) return Effect.void
+        return this.decode(cell.protocol, envelope).pipe(
+          Effect.flatMap((message) => this.offer(cell, message)),
+          Effect.catchAll((error) => Effect.logDebug(`dropped tell to ${cell.address}: ${error.message}`))
+        )
+      }
+      case "ask": {
+        const reject = (error: DeliveryError) => this.reject(envelope, error)
+        const cell = this.cells.get(envelope.path)
+        if (cell === undefined || cell.done) {
+          return reject(this.unavailable(new Address({ node: this.id, path: envelope.path }), cell))
+        }
+        return this.decode(cell.protocol, envelope).pipe(
+          Effect.flatMap((request) =>
+            this.offer(cell, new AskDelivery(request, (exit) => this.reply(envelope, request, exit), reject))
+          ),
+          Effect.catchAll(reject)
+        )
+      }
+      case "reply": {
+        const pending = this.pendingAsks.get(envelope.id)
+        if (pending === undefined) return Effect.void
+        this.pendingAsks.delete(envelope.id)
+        if (!envelope.encoded) return Deferred.done(pending.deferred, envelope.payload as Exit.Exit<unknown, unknown>)
+        return Schema.decodeUnknown(
+          Schema.exitSchema(pending.request) as Schema.Schema<Exit.Exit<unknown, unknown>, unknown>
+        )(envelope.payload).pipe(
+          Effect.flatMap((exit) => Deferred.done(pending.deferred, exit)),
+          Effect.catchAll((error) =>
+            Deferred.fail(pending.deferred, new MessageNotSerializable({ address: `${envelope.from}`, detail: error.message }))
+          ),
+          Effect.asVoid
+        )
+      }
+      case "reject": {
+        const pending = this.pendingAsks.get(envelope.id)
+        if (pending === undefined) return Effect.void
+        this.pendingAsks.delete(envelope.id)
+        const error = envelope.encoded ? Schema.decodeUnknownEither(Rejection)(envelope.payload) : undefined
+        const rejection = error === undefined
+          ? envelope.payload
+          : error._tag === "Right"
+          ? error.right
+          : new MessageNotSerializable({ address: `${envelope.from}`, detail: error.left.message })
+        return Effect.asVoid(Deferred.fail(pending.deferred, rejection))
+      }
+      case "system":
+        return this.decode(SystemMessage, envelope).pipe(
+          Effect.flatMap((message) => this.onSystem(envelope, message)),
+          Effect.catchAll((error) => Effect.logDebug(`dropped system message: ${error.message}`))
+        )
+    }
+  }
+
+  private onSystem(envelope: Envelope.Envelope, message: Watch | WatchNotice): Effect.Effect<void> {
+    if (message._tag === "WatchNotice") {
+      const pending = this.pendingWatches.get(envelope.id)
+      return pending === undefined ? Effect.void : Effect.asVoid(Deferred.succeed(pending.deferred, message.reason))
+    }
+    const notify = (reason: Reason) => Effect.ignore(this.sendSystem(envelope.from, envelope.id, new WatchNotice({ reason })))
+    const cell = this.cells.get(message.path)
+    if (cell === undefined) return notify("not-found")
+    return Effect.asVoid(Effect.forkIn(Effect.flatMap(Deferred.await(cell.terminated), notify), this.scope))
+  }
+
+  private reply(envelope: Envelope.Envelope, request: any, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    const transport = this.transport!
+    const send = (payload: unknown) =>
+      Effect.ignore(transport.send({
+        from: this.id,
+        to: envelope.from,
+        path: Envelope.replyPath,
+        kind: "reply",
+        id: envelope.id,
+        encoded: transport.encodes,
+        payload
+      }))
+    if (!transport.encodes) return send(exit)
+    return (Schema.serializeExit(request, exit) as Effect.Effect<unknown, ParseResult.ParseError>).pipe(
+      Effect.flatMap(send),
+      Effect.catchAll((error) =>
+        this.reject(envelope, new MessageNotSerializable({ address: `${this.id}/${envelope.path}`, detail: `reply: ${error.message}` }))
+      )
+    )
+  }
+
+  private reject(envelope: Envelope.Envelope, error: DeliveryError): Effect.Effect<void> {
+    const transport = this.transport!
+    return Effect.ignore(transport.send({
+      from: this.id,
+      to: envelope.from,
+      path: Envelope.replyPath,
+      kind: "reject",
+      id: envelope.id,
+      encoded: transport.encodes,
+      payload: transport.encodes ? Schema.encodeSync(Rejection)(error) : error
+    }))
+  }
+}
+
+/** Handles one delivery: a tell returns the new state; an ask also answers its asker. */
+const handle = <S>(
+  cell: Cell,
+  handlers: Record<string, (state: S, message: any, ctx: any) => Effect.Effect<any, any, any>>,
+  ctx: Actor.Context<any>,
+  state: S,
+  delivery: unknown
+): Effect.Effect<S, never, any> => {
+  if (delivery instanceof AskDelivery) {
+    const message = delivery.message as Actor.Message
+    const handler = handlers[message._tag]
+    if (handler === undefined) return Effect.dieMessage(`${cell.address}: no handler for ${message._tag}`)
+    return handler(state, message, ctx).pipe(
+      Effect.matchEffect({
+        onFailure: (error) => Effect.as(delivery.respond(Exit.fail(error)), state),
+        onSuccess: ([reply, next]: readonly [unknown, S]) => Effect.as(delivery.respond(Exit.succeed(reply)), next)
+      }),
+      Effect.onExit((exit) =>
+        Exit.isFailure(exit)
+          ? delivery.reject(
+            new ActorUnavailable({
+              address: cell.address.toString(),
+              reason: Exit.isInterrupted(exit) ? "stopped" : "failed"
+            })
+          )
+          : Effect.void
+      )
+    )
+  }
+  const message = delivery as Actor.Message
+  const handler = handlers[message._tag]
+  if (handler === undefined) return Effect.dieMessage(`${cell.address}: no handler for ${message._tag}`)
+  return handler(state, message, ctx) as Effect.Effect<S, never, any>
+}
+
+/** A ref: an address plus the node that sends for it. */
+export class Ref<A> implements Actor.ActorRef<A> {
+  constructor(readonly node: NodeImpl, readonly address: Address, readonly protocol: Schema.Schema<A, any>) {}
+  tell(message: Actor.Tells<A>): Effect.Effect<void, DeliveryError> {
+    return Effect.suspend(() => this.node.tell(this, message))
+  }
+  ask<R extends Actor.Requests<A>>(request: R, options?: Actor.AskOptions) {
+    return this.node.ask(this, request, options)
+  }
+  toString() {
+    return this.address.toString()
+  }
+}

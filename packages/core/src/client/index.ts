@@ -1,0 +1,4 @@
+/**
+ * The clients: producer, consumer and admin.
+ */
+export * as Partitioner from "./Partitioner.js"

@@ -1,0 +1,15 @@
+/**
+ * The cluster's pure decision logic: metadata, the metadata log's records, the controller's
+ * reducer and decisions, leader election, replica placement, ISR / high-watermark rules,
+ * idempotent-producer state and the client-visible errors.
+ */
+export * as ClusterErrors from "./Errors.js"
+export * as ControllerState from "./ControllerState.js"
+export * as Decisions from "./Decisions.js"
+export * as Election from "./Election.js"
+export * as Isr from "./Isr.js"
+export * as Liveness from "./Liveness.js"
+export * as Metadata from "./Metadata.js"
+export * as MetadataRecord from "./MetadataRecord.js"
+export * as Placement from "./Placement.js"
+export * as ProducerState from "./ProducerState.js"

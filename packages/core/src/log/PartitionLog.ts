@@ -1,0 +1,172 @@
+/**
+ * PartitionLog: the storage of one partition replica. Batches go in as `RecordBatch` bytes and
+ * come out as the same bytes; offsets are contiguous from `logStartOffset` to `logEndOffset`
+ * (compaction may leave holes below the active segment, never reorder).
+ *
+ * Semantics shared by every implementation (the conformance suite checks them):
+ * - `append` assigns offsets from `logEndOffset`, stamps the leader epoch if given, and records
+ *   a new epoch in the leader-epoch cache when the batch carries one newer than the latest.
+ * - `appendAsFollower` keeps the leader's offsets and fails with `NonContiguousOffset` unless
+ *   the batch starts exactly at `logEndOffset`.
+ * - `read(from, maxBytes)` returns whole batches starting with the one that contains `from`,
+ *   at least one even if larger than `maxBytes`, and fails with `OffsetOutOfRange` when `from`
+ *   is below `logStartOffset` or above `logEndOffset` (at `logEndOffset` it returns nothing).
+ * - `truncateTo(offset)` removes every batch whose last offset is >= `offset`: a batch holding
+ *   `offset` goes entirely (the follower fetches it again), so the new end may be below `offset`.
+ * - `deleteBefore(offset)` moves `logStartOffset` up to `offset` (capped at the end) and drops
+ *   storage that lies wholly below it.
+ */
+import { Context, type Effect, Either, Option } from "effect"
+import * as LeaderEpochCache from "./LeaderEpochCache.js"
+import type { LogClosed, OffsetOutOfRange, StorageError } from "./LogError.js"
+import { CorruptRecord, NonContiguousOffset } from "./LogError.js"
+import * as RecordBatch from "./RecordBatch.js"
+
+/** What an append reports: the offsets given to the batch and, for LogAppendTime, the time used. */
+export interface AppendInfo {
+  readonly baseOffset: number
+  readonly lastOffset: number
+  /** The broker time stamped into a `LogAppendTime` batch, or -1 for `CreateTime`. */
+  readonly logAppendTimeMs: number
+}
+
+/** Whole batches read from the log, as stored (views; do not mutate). */
+export interface ReadResult {
+  readonly batches: ReadonlyArray<Uint8Array>
+  readonly sizeInBytes: number
+  readonly logStartOffset: number
+  readonly logEndOffset: number
+}
+
+/** Options of a leader append. */
+export interface AppendOptions {
+  /** The leader epoch to stamp into the batch header (the leader's current epoch). */
+  readonly leaderEpoch?: number
+}
+
+/** The answer of a timestamp lookup: first offset whose timestamp is >= the target. */
+export interface TimestampOffset {
+  readonly offset: number
+  readonly timestamp: number
+}
+
+/** The service: one partition's log. */
+export interface PartitionLog {
+  /** Appends a batch as the leader, assigning offsets from the log end. */
+  readonly append: (
+    batch: Uint8Array,
+    options?: AppendOptions
+  ) => Effect.Effect<AppendInfo, CorruptRecord | LogClosed | StorageError>
+  /** Appends a batch fetched from the leader, keeping its offsets and epoch. */
+  readonly appendAsFollower: (
+    batch: Uint8Array
+  ) => Effect.Effect<AppendInfo, CorruptRecord | NonContiguousOffset | LogClosed | StorageError>
+  /** Reads whole batches from `fromOffset`, up to `maxBytes` (but always at least one batch). */
+  readonly read: (
+    fromOffset: number,
+    maxBytes: number
+  ) => Effect.Effect<ReadResult, OffsetOutOfRange | LogClosed | StorageError>
+  /** Removes every batch whose last offset is >= `offset`. */
+  readonly truncateTo: (offset: number) => Effect.Effect<void, LogClosed | StorageError>
+  /** Moves the log start up to `offset` and frees what lies wholly below it. */
+  readonly deleteBefore: (offset: number) => Effect.Effect<void, LogClosed | StorageError>
+  /** The first offset a consumer may read. */
+  readonly logStartOffset: Effect.Effect<number>
+  /** The offset the next appended record will get. */
+  readonly logEndOffset: Effect.Effect<number>
+  /** Records that leader `epoch` begins at `startOffset` (the leader does this on election). */
+  readonly assignEpoch: (epoch: number, startOffset: number) => Effect.Effect<void, LogClosed | StorageError>
+  /** OffsetsForLeaderEpoch: see `LeaderEpochCache.endOffsetFor`. */
+  readonly endOffsetFor: (epoch: number) => Effect.Effect<LeaderEpochCache.EpochEndOffset>
+  /** The cache's entries, oldest first. */
+  readonly epochs: Effect.Effect<LeaderEpochCache.LeaderEpochCache>
+  /** ListOffsets: the first offset whose record timestamp is >= `timestampMs`. */
+  readonly offsetForTimestamp: (
+    timestampMs: number
+  ) => Effect.Effect<Option.Option<TimestampOffset>, LogClosed | StorageError>
+  /** Makes everything appended so far durable (a no-op in memory beyond the crash model). */
+  readonly flush: Effect.Effect<void, LogClosed | StorageError>
+  /** Flushes and releases resources; later calls fail with `LogClosed`. */
+  readonly close: Effect.Effect<void, StorageError>
+}
+
+/** The service tag, for code that is handed a single partition's log through the context. */
+export const PartitionLog = Context.GenericTag<PartitionLog>("@fiberlog/core/log/PartitionLog")
+
+/** Default `maxBytes` for reads when the caller has no better figure (Kafka's 1 MiB). */
+export const DEFAULT_MAX_READ_BYTES = 1024 * 1024
+
+/** A batch validated and prepared for storage: the bytes to write and their header. */
+export interface Prepared {
+  readonly bytes: Uint8Array
+  readonly header: RecordBatch.Header
+  readonly info: AppendInfo
+}
+
+/**
+ * The leader's side of an append, shared by every implementation: validate, copy with offsets
+ * from `nextOffset` (the caller's bytes are never mutated), stamp the epoch and, for
+ * `LogAppendTime` batches, the append time.
+ */
+export const prepareAppend = (
+  batch: Uint8Array,
+  nextOffset: number,
+  nowMs: number,
+  options?: AppendOptions
+): Either.Either<Prepared, CorruptRecord> =>
+  Either.flatMap(RecordBatch.validate(batch), (h) => {
+    if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
+    const bytes = RecordBatch.withBaseOffset(batch, nextOffset)
+    if (options?.leaderEpoch !== undefined) RecordBatch.setLeaderEpoch(bytes, options.leaderEpoch)
+    const appendTime = h.timestampType === "LogAppendTime" ? nowMs : -1
+    if (appendTime >= 0) RecordBatch.setLogAppendTime(bytes, appendTime)
+    const header = RecordBatch.header(bytes)
+    return Either.right({
+      bytes,
+      header,
+      info: { baseOffset: nextOffset, lastOffset: header.lastOffset, logAppendTimeMs: appendTime }
+    })
+  })
+
+/** The follower's side: validate and check the batch continues exactly at `logEndOffset`. */
+export const prepareFollowerAppend = (
+  batch: Uint8Array,
+  logEndOffset: number
+): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> =>
+  Either.flatMap(RecordBatch.validate(batch), (h): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> => {
+    if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
+    if (h.baseOffset !== logEndOffset) {
+      return Either.left(new NonContiguousOffset({ expectedOffset: logEndOffset, actualOffset: h.baseOffset }))
+    }
+    return Either.right({
+      bytes: new Uint8Array(batch), // a copy (Buffer.slice would be a view)
+      header: h,
+      info: {
+        baseOffset: h.baseOffset,
+        lastOffset: h.lastOffset,
+        logAppendTimeMs: h.timestampType === "LogAppendTime" ? h.maxTimestamp : -1
+      }
+    })
+  })
+
+/** The epoch cache after appending a batch: a newer epoch in its header starts at its base offset. */
+export const epochsAfterAppend = (
+  cache: LeaderEpochCache.LeaderEpochCache,
+  header: RecordBatch.Header
+): LeaderEpochCache.LeaderEpochCache =>
+  header.partitionLeaderEpoch > LeaderEpochCache.latestEpoch(cache)
+    ? LeaderEpochCache.assign(cache, header.partitionLeaderEpoch, header.baseOffset)
+    : cache
+
+/** Within one batch: the first record at or after `minOffset` whose timestamp is >= `timestampMs`. */
+export const findTimestampInBatch = (
+  batch: Uint8Array,
+  timestampMs: number,
+  minOffset: number
+): Option.Option<TimestampOffset> => {
+  if (RecordBatch.maxTimestamp(batch) < timestampMs) return Option.none()
+  const records = RecordBatch.decodeRecords(batch)
+  if (Either.isLeft(records)) return Option.none()
+  const hit = records.right.find((r) => r.offset >= minOffset && r.timestamp >= timestampMs)
+  return hit === undefined ? Option.none() : Option.some({ offset: hit.offset, timestamp: hit.timestamp })
+}

@@ -1,0 +1,245 @@
+/**
+ * RecordBatch: the unit of append, replication and fetch. One binary encoding, modelled on
+ * Kafka's v2 batch, serves disk, network and consumers; the leader patches offsets and epoch in
+ * the header and never re-encodes records on the way.
+ *
+ * Layout (big-endian):
+ *   0 baseOffset int64 | 8 batchLength int32 (bytes after this field) | 12 partitionLeaderEpoch int32
+ *   16 magic int8 (=2) | 17 crc uint32 (CRC-32C of bytes 21..end) | 21 attributes int16
+ *   23 lastOffsetDelta int32 | 27 firstTimestamp int64 | 35 maxTimestamp int64 | 43 producerId int64
+ *   51 producerEpoch int16 | 53 baseSequence int32 | 57 recordCount int32 | 61 records...
+ * Each record: length varint, attributes int8, timestampDelta varint, offsetDelta varint,
+ * key (varint length, -1 = null), value (same), header count, headers (key, value).
+ * The CRC skips baseOffset and partitionLeaderEpoch, so patching them needs no re-checksum.
+ */
+import { crc32c } from "@node-rs/crc32"
+import { Either } from "effect"
+import * as Codec from "./internal/codec.js"
+import { CorruptRecord } from "./LogError.js"
+import type * as Record from "./Record.js"
+
+/** Bytes before the first record. */
+export const HEADER_BYTES = 61
+/** Bytes of baseOffset + batchLength: enough to frame a batch in a byte stream. */
+export const LOG_OVERHEAD_BYTES = 12
+/** The only batch format version written and accepted. */
+export const MAGIC = 2
+/** Largest batch accepted by `validate` (a limit on every allocation driven by a length field). */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024
+const CRC_START = 21
+const TIMESTAMP_TYPE_BIT = 0x08
+
+/** How batch timestamps are set: by the producer, or by the leader on append. */
+export type TimestampType = "CreateTime" | "LogAppendTime"
+
+/** The fixed header fields of a batch, read without touching the records. */
+export interface Header {
+  readonly baseOffset: number
+  readonly batchLength: number
+  readonly partitionLeaderEpoch: number
+  readonly magic: number
+  readonly crc: number
+  readonly attributes: number
+  readonly timestampType: TimestampType
+  readonly lastOffsetDelta: number
+  readonly lastOffset: number
+  readonly firstTimestamp: number
+  readonly maxTimestamp: number
+  readonly producerId: number
+  readonly producerEpoch: number
+  readonly baseSequence: number
+  readonly recordCount: number
+  /** Total size of the batch in bytes (`batchLength + 12`). */
+  readonly sizeInBytes: number
+}
+
+/** What `encode` needs; producer fields default to "no producer" (-1). */
+export interface EncodeInput {
+  readonly records: ReadonlyArray<Record.Record>
+  readonly baseOffset?: number
+  readonly producerId?: number
+  readonly producerEpoch?: number
+  readonly baseSequence?: number
+  readonly partitionLeaderEpoch?: number
+  readonly timestampType?: TimestampType
+}
+
+/** A record with an explicit offset delta: used to re-encode compacted batches keeping offsets. */
+export interface RecordAt {
+  readonly record: Record.Record
+  readonly offsetDelta: number
+}
+
+const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/** Encodes records into one batch; offset deltas are 0..n-1. */
+export const encode = (input: EncodeInput): Uint8Array =>
+  encodeAt({ ...input, records: input.records.map((record, offsetDelta) => ({ record, offsetDelta })) }, input.records.length - 1)
+
+/** Encodes records with given offset deltas, keeping `lastOffsetDelta` (compaction keeps a batch's range). */
+export const encodeAt = (
+  input: Omit<EncodeInput, "records"> & { readonly records: ReadonlyArray<RecordAt> },
+  lastOffsetDelta: number
+): Uint8Array => {
+  const records = input.records
+  let firstTimestamp = records.length === 0 ? -1 : records[0]!.record.timestamp
+  let maxTimestamp = -1
+  for (const r of records) {
+    if (r.record.timestamp < firstTimestamp) firstTimestamp = r.record.timestamp
+    if (r.record.timestamp > maxTimestamp) maxTimestamp = r.record.timestamp
+  }
+  const laid = records.map((r) => Codec.lay(r.record, r.offsetDelta, r.record.timestamp - firstTimestamp))
+  let size = HEADER_BYTES
+  for (const l of laid) size += Codec.varintSize(l.bodySize) + l.bodySize
+  const bytes = new Uint8Array(size)
+  const view = viewOf(bytes)
+  Codec.setInt64(view, 0, input.baseOffset ?? 0)
+  view.setInt32(8, size - LOG_OVERHEAD_BYTES)
+  view.setInt32(12, input.partitionLeaderEpoch ?? -1)
+  view.setInt8(16, MAGIC)
+  view.setInt16(21, input.timestampType === "LogAppendTime" ? TIMESTAMP_TYPE_BIT : 0)
+  view.setInt32(23, lastOffsetDelta)
+  Codec.setInt64(view, 27, firstTimestamp)
+  Codec.setInt64(view, 35, maxTimestamp)
+  Codec.setInt64(view, 43, input.producerId ?? -1)
+  view.setInt16(51, input.producerEpoch ?? -1)
+  view.setInt32(53, input.baseSequence ?? -1)
+  view.setInt32(57, records.length)
+  let at = HEADER_BYTES
+  for (const l of laid) at = Codec.writeRecord(bytes, at, l)
+  view.setUint32(17, crc32c(bytes.subarray(CRC_START)))
+  return bytes
+}
+
+/** Reads the header fields. Assumes at least `HEADER_BYTES` bytes; see `validate` for checks. */
+export const header = (bytes: Uint8Array): Header => {
+  const view = viewOf(bytes)
+  const baseOffset = Codec.getInt64(view, 0)
+  const batchLength = view.getInt32(8)
+  const attributes = view.getInt16(21)
+  const lastOffsetDelta = view.getInt32(23)
+  return {
+    baseOffset,
+    batchLength,
+    partitionLeaderEpoch: view.getInt32(12),
+    magic: view.getInt8(16),
+    crc: view.getUint32(17),
+    attributes,
+    timestampType: (attributes & TIMESTAMP_TYPE_BIT) !== 0 ? "LogAppendTime" : "CreateTime",
+    lastOffsetDelta,
+    lastOffset: baseOffset + lastOffsetDelta,
+    firstTimestamp: Codec.getInt64(view, 27),
+    maxTimestamp: Codec.getInt64(view, 35),
+    producerId: Codec.getInt64(view, 43),
+    producerEpoch: view.getInt16(51),
+    baseSequence: view.getInt32(53),
+    recordCount: view.getInt32(57),
+    sizeInBytes: batchLength + LOG_OVERHEAD_BYTES
+  }
+}
+
+/** Base offset without building a header object. */
+export const baseOffset = (bytes: Uint8Array): number => Codec.getInt64(viewOf(bytes), 0)
+
+/** Last offset (base + lastOffsetDelta) without building a header object. */
+export const lastOffset = (bytes: Uint8Array): number => {
+  const view = viewOf(bytes)
+  return Codec.getInt64(view, 0) + view.getInt32(23)
+}
+
+/** Largest timestamp in the batch (the append time for `LogAppendTime` batches). */
+export const maxTimestamp = (bytes: Uint8Array): number => Codec.getInt64(viewOf(bytes), 35)
+
+/** Total size in bytes as declared by the batch's length field (at `position` in `bytes`). */
+export const sizeAt = (bytes: Uint8Array, position = 0): number =>
+  viewOf(bytes).getInt32(position + 8) + LOG_OVERHEAD_BYTES
+
+/** Patches the base offset in place. The CRC does not cover it, so none is recomputed. */
+export const setBaseOffset = (bytes: Uint8Array, offset: number): void => Codec.setInt64(viewOf(bytes), 0, offset)
+
+/** Patches the partition leader epoch in place (outside the CRC, like the base offset). */
+export const setLeaderEpoch = (bytes: Uint8Array, epoch: number): void => viewOf(bytes).setInt32(12, epoch)
+
+/** A copy with a new base offset; the original is untouched. */
+export const withBaseOffset = (bytes: Uint8Array, offset: number): Uint8Array => {
+  const copy = new Uint8Array(bytes) // a real copy even for a Node Buffer (whose slice is a view)
+  setBaseOffset(copy, offset)
+  return copy
+}
+
+/** A copy with a new partition leader epoch. */
+export const withLeaderEpoch = (bytes: Uint8Array, epoch: number): Uint8Array => {
+  const copy = new Uint8Array(bytes) // a real copy even for a Node Buffer (whose slice is a view)
+  setLeaderEpoch(copy, epoch)
+  return copy
+}
+
+/**
+ * Stamps a `LogAppendTime` batch's max timestamp in place. The timestamp is covered by the
+ * CRC, so this is the one patch that re-checksums (as Kafka's broker does).
+ */
+export const setLogAppendTime = (bytes: Uint8Array, timestampMs: number): void => {
+  const view = viewOf(bytes)
+  Codec.setInt64(view, 35, timestampMs)
+  view.setUint32(17, crc32c(bytes.subarray(CRC_START)))
+}
+
+/** Checks size, magic and CRC of one batch that fills `bytes` exactly. */
+export const validate = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> => {
+  if (bytes.length < HEADER_BYTES) {
+    return Either.left(new CorruptRecord({ reason: `batch of ${bytes.length} bytes is shorter than its header` }))
+  }
+  const h = header(bytes)
+  if (h.sizeInBytes !== bytes.length || h.sizeInBytes > MAX_BATCH_BYTES) {
+    return Either.left(new CorruptRecord({ reason: `batch length ${h.sizeInBytes} does not match ${bytes.length} bytes` }))
+  }
+  if (h.magic !== MAGIC) return Either.left(new CorruptRecord({ reason: `unsupported magic ${h.magic}` }))
+  if (crc32c(bytes.subarray(CRC_START)) !== h.crc) {
+    return Either.left(new CorruptRecord({ reason: "CRC-32C mismatch" }))
+  }
+  if (h.recordCount < 0 || h.lastOffsetDelta < h.recordCount - 1 || h.lastOffsetDelta < 0) {
+    return Either.left(new CorruptRecord({ reason: `bad record count ${h.recordCount}` }))
+  }
+  return Either.right(h)
+}
+
+/**
+ * Splits a byte run of back-to-back batches into views (no copies). Stops at the first batch
+ * that is incomplete or fails `validate`; `validBytes` tells where the good prefix ends.
+ */
+export const split = (
+  bytes: Uint8Array,
+  options?: { readonly verify?: boolean }
+): { readonly batches: Array<Uint8Array>; readonly validBytes: number } => {
+  const batches: Array<Uint8Array> = []
+  const verify = options?.verify ?? true
+  let pos = 0
+  while (pos + HEADER_BYTES <= bytes.length) {
+    const size = sizeAt(bytes, pos)
+    if (size < HEADER_BYTES || size > MAX_BATCH_BYTES || pos + size > bytes.length) break
+    const batch = bytes.subarray(pos, pos + size)
+    if (verify && Either.isLeft(validate(batch))) break
+    batches.push(batch)
+    pos += size
+  }
+  return { batches, validBytes: pos }
+}
+
+/** Decodes the records of a valid batch with absolute offsets and timestamps. */
+export const decodeRecords = (bytes: Uint8Array): Either.Either<Array<Record.RecordWithOffset>, CorruptRecord> => {
+  const h = header(bytes)
+  const out: Array<Record.RecordWithOffset> = []
+  const cursor: Codec.Cursor = { pos: HEADER_BYTES }
+  for (let i = 0; i < h.recordCount; i++) {
+    const raw = Codec.readRecord(bytes, cursor, bytes.length)
+    if (raw === undefined) return Either.left(new CorruptRecord({ reason: `malformed record ${i}` }))
+    out.push({
+      offset: h.baseOffset + raw.offsetDelta,
+      timestamp: h.timestampType === "LogAppendTime" ? h.maxTimestamp : h.firstTimestamp + raw.timestampDelta,
+      key: raw.key,
+      value: raw.value,
+      headers: raw.headers
+    })
+  }
+  return Either.right(out)
+}

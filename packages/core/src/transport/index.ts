@@ -1,0 +1,5 @@
+export * as Envelope from "./Envelope.js"
+export * as InProcess from "./InProcess.js"
+export * as LinkFilter from "./LinkFilter.js"
+export * as NodeId from "./NodeId.js"
+export * as Transport from "./Transport.js"

@@ -1,0 +1,2 @@
+/** @fiberlog/node — fiberlog on Node: durable file log, TCP transport, broker server and CLI. */
+export * from "./log.js"

@@ -1,0 +1,1 @@
+export * as FileLog from "./FileLog.js"

@@ -1,0 +1,4 @@
+import { MemoryLog } from "@fiberlog/core"
+import { conformance } from "./PartitionLogConformance.js"
+
+conformance("MemoryLog", () => MemoryLog.make())
