@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Ref, Schema, Scope, TestClock } from "effect"
-import { Actor, InProcess, LinkFilter, Node, NodeId, Supervision } from "../../src/index.js"
+import { Deferred, Effect, Fiber, Ref, TestClock } from "effect"
+import { Actor, InProcess, Node, NodeId, Supervision } from "../../src/index.js"
 import { Block, Counter, counter, Crash, Get, Increment, Overdrawn, Slow, Withdraw } from "./protocol.js"
 
+// Messages across nodes (serialisation, remote watch, link faults) are asserted by the network
+// conformance suite in @fiberlog/testkit, run there against each network.
 const local = InProcess.layer()
 const nodeA = NodeId.make("a")
-const nodeB = NodeId.make("b")
 
 describe("Actor", () => {
   it.scoped("tell changes state; ask reads it", () =>
@@ -172,120 +173,4 @@ describe("Actor", () => {
       const get = ref.ask(new Get()).pipe(Effect.tapErrorTag("MailboxFull", () => Effect.yieldNow()))
       expect(yield* Effect.retry(get, { times: 5 })).toBe(4)
     }).pipe(Effect.provide(local)))
-})
-
-describe("Actor across nodes", () => {
-  const serialized = InProcess.layer({ serialize: true })
-
-  it.scoped("ask and tell across two nodes with serialize: true, typed failures included", () =>
-    Effect.gen(function*() {
-      const a = yield* Node.make({ id: nodeA })
-      const b = yield* Node.make({ id: nodeB })
-      const onB = yield* b.spawn("counter", counter({ start: 1 }))
-      const fromA = a.ref(onB.address, Counter)
-      yield* fromA.tell(new Increment({ by: 41 }))
-      expect(yield* fromA.ask(new Get())).toBe(42)
-      const error = yield* Effect.flip(fromA.ask(new Withdraw({ amount: 100 })))
-      expect(error).toBeInstanceOf(Overdrawn)
-      expect(error).toEqual(new Overdrawn({ wanted: 100, had: 42 }))
-      const missing = yield* Effect.flip(a.ref(`${nodeB}`, Counter).ask(new Get()))
-      expect(missing._tag).toBe("ActorUnavailable")
-    }).pipe(Effect.provide(serialized)))
-
-  it.scoped("binary payloads survive serialisation", () =>
-    Effect.gen(function*() {
-      class Echo extends Schema.TaggedRequest<Echo>()("Echo", {
-        failure: Schema.Never,
-        success: Schema.Uint8ArrayFromSelf,
-        payload: { bytes: Schema.Uint8ArrayFromSelf }
-      }) {}
-      const a = yield* Node.make({ id: nodeA })
-      const b = yield* Node.make({ id: nodeB })
-      const echo = yield* b.spawn(
-        "echo",
-        Actor.behavior({
-          protocol: Echo,
-          init: () => Effect.succeed(undefined),
-          handlers: { Echo: (s, msg) => Effect.succeed([msg.bytes.map((x) => x + 1), s] as const) }
-        })
-      )
-      const reply = yield* a.ref(echo.address, Echo).ask(new Echo({ bytes: new Uint8Array([1, 2, 255]) }))
-      expect(reply).toEqual(new Uint8Array([2, 3, 0]))
-    }).pipe(Effect.provide(serialized)))
-
-  it.scoped("a message that cannot be encoded fails clearly with MessageNotSerializable", () =>
-    Effect.gen(function*() {
-      class Carry extends Schema.TaggedRequest<Carry>()("Carry", {
-        failure: Schema.Never,
-        success: Schema.Void,
-        payload: { callback: Schema.declare((u: unknown): u is () => void => typeof u === "function") }
-      }) {}
-      class Positive extends Schema.TaggedClass<Positive>()("Positive", { n: Schema.Positive }) {}
-      const Protocol = Schema.Union(Carry, Positive)
-      const a = yield* Node.make({ id: nodeA })
-      const b = yield* Node.make({ id: nodeB })
-      const target = yield* b.spawn(
-        "target",
-        Actor.behavior({
-          protocol: Protocol,
-          init: () => Effect.succeed(0),
-          handlers: { Carry: (s) => Effect.succeed([undefined, s] as const), Positive: (s) => Effect.succeed(s) }
-        })
-      )
-      const remote = a.ref(target.address, Protocol)
-      const notCloneable = yield* Effect.flip(remote.ask(new Carry({ callback: () => {} })))
-      expect(notCloneable._tag).toBe("MessageNotSerializable")
-      // A value its own schema refuses to encode (constructed unchecked).
-      const invalid = yield* Effect.flip(remote.tell(new Positive({ n: -1 }, { disableValidation: true })))
-      expect(invalid._tag).toBe("MessageNotSerializable")
-      expect(invalid.message).toContain("Positive")
-    }).pipe(Effect.provide(serialized)))
-
-  it.effect("death watch across nodes: closing a node's scope terminates watched refs as unreachable", () =>
-    Effect.gen(function*() {
-      const a = yield* Node.make({ id: nodeA })
-      const scopeB = yield* Scope.make()
-      const b = yield* Node.make({ id: nodeB }).pipe(Scope.extend(scopeB))
-      const onB = yield* b.spawn("counter", counter({}))
-      const watch = yield* Effect.fork(a.watch(a.ref(onB.address, Counter)))
-      const pending = yield* Effect.fork(a.ref(onB.address, Counter).ask(new Slow(), { timeoutMs: 60_000 }))
-      yield* Effect.yieldNow()
-      expect(watch.unsafePoll()).toBeNull()
-      yield* Scope.close(scopeB, Exit.void)
-      expect((yield* Fiber.join(watch)).reason).toBe("unreachable")
-      // An ask in flight to the lost node fails at once, not at its timeout.
-      const error = yield* Effect.flip(Fiber.join(pending))
-      expect(error).toMatchObject({ _tag: "ActorUnavailable", reason: "unreachable" })
-    }).pipe(Effect.scoped, Effect.provide(serialized)))
-
-  it.scoped("remote watch reports a stop as stopped", () =>
-    Effect.gen(function*() {
-      const a = yield* Node.make({ id: nodeA })
-      const b = yield* Node.make({ id: nodeB })
-      const onB = yield* b.spawn("counter", counter({}))
-      const watch = yield* Effect.fork(a.watch(a.ref(onB.address, Counter)))
-      yield* Effect.yieldNow()
-      yield* b.stop(onB)
-      expect((yield* Fiber.join(watch)).reason).toBe("stopped")
-    }).pipe(Effect.provide(serialized)))
-
-  const filter = LinkFilter.make()
-  it.scoped("a link filter that blocks a->b makes the ask time out; unblocking restores it", () =>
-    Effect.gen(function*() {
-      const a = yield* Node.make({ id: nodeA })
-      const b = yield* Node.make({ id: nodeB })
-      const onB = yield* b.spawn("counter", counter({ start: 7 }))
-      const remote = a.ref(onB.address, Counter)
-      yield* filter.block(nodeA, nodeB)
-      const fiber = yield* Effect.fork(remote.ask(new Get(), { timeoutMs: 2_000 }))
-      yield* TestClock.adjust("2 seconds")
-      expect((yield* Effect.flip(Fiber.join(fiber)))._tag).toBe("AskTimeout")
-      yield* filter.unblock(nodeA, nodeB)
-      expect(yield* remote.ask(new Get())).toBe(7)
-      // Blocking only the way back loses the reply: still a timeout.
-      yield* filter.block(nodeB, nodeA)
-      const back = yield* Effect.fork(remote.ask(new Get(), { timeoutMs: 2_000 }))
-      yield* TestClock.adjust("2 seconds")
-      expect((yield* Effect.flip(Fiber.join(back)))._tag).toBe("AskTimeout")
-    }).pipe(Effect.provide(LinkFilter.layer(filter)), Effect.provide(serialized)))
 })
