@@ -138,11 +138,11 @@ export class NodeImpl implements Actor.NodeLike {
   }
 
   private offer(cell: Cell, message: unknown): Effect.Effect<void, DeliveryError> {
-    if (cell.overflow === "suspend") {
+    if (cell.mailbox.unsafeOffer(message)) return Effect.void
+    if (cell.overflow === "suspend" && !cell.done) {
       return Effect.flatMap(cell.mailbox.offer(message), (ok) =>
         ok ? Effect.void : Effect.fail(this.unavailable(cell.address, cell)))
     }
-    if (cell.mailbox.unsafeOffer(message)) return Effect.void
     return Effect.fail(
       cell.done
         ? this.unavailable(cell.address, cell)
@@ -295,7 +295,10 @@ export class NodeImpl implements Actor.NodeLike {
         }
         while (cell.position < cell.buffer.length) {
           const delivery = cell.buffer[cell.position++]
-          state = yield* handle(cell, handlers, ctx, state, delivery)
+          const next = handle(cell, handlers, ctx, state, delivery)
+          // A handler that returns a plain success (`Effect.succeed`) is already an Exit: take
+          // its value without a trip through the fiber loop.
+          state = Exit.isExit(next) && Exit.isSuccess(next) ? next.value : yield* next
           if (cell.stopRequested) return
         }
         if (ending) return
