@@ -298,7 +298,7 @@ export class NodeImpl implements Actor.NodeLike {
           const next = handle(cell, handlers, ctx, state, delivery)
           // A handler that returns a plain success (`Effect.succeed`) is already an Exit: take
           // its value without a trip through the fiber loop.
-          state = Exit.isExit(next) && Exit.isSuccess(next) ? next.value : yield* next
+          state = Exit.isExit(next) && Exit.isSuccess(next) ? next.value as S : yield* next
           if (cell.stopRequested) return
         }
         if (ending) return
