@@ -68,14 +68,34 @@ export interface NodeLike {
   readonly id: Address["node"]
   readonly ref: <B>(address: Address | string, protocol: Schema.Schema<B, any>) => ActorRef<B>
   readonly watch: (ref: ActorRef<any> | Address) => Effect.Effect<Terminated>
+  readonly stop: (ref: ActorRef<any> | Address) => Effect.Effect<void>
 }
+
+/**
+ * A reply that is not ready yet: the runtime runs `effect` off the actor's fiber (in the
+ * incarnation's scope) and answers the asker with its result, while the actor goes on with its
+ * mailbox. For long polls and acks that wait on replication.
+ */
+export class Later<A, E> {
+  constructor(readonly effect: Effect.Effect<A, E>) {}
+}
+
+/** Answers the ask later with the result of `effect` (see `Later`). */
+export const later = <A, E>(effect: Effect.Effect<A, E>): Later<A, E> => new Later(effect)
 
 /** The handler for one message type. */
 export type Handler<A, M, S, R> = M extends Request ? (
     state: S,
     message: M,
     ctx: Context<A>
-  ) => Effect.Effect<readonly [Schema.WithResult.Success<M>, S], Schema.WithResult.Failure<M>, R>
+  ) => Effect.Effect<
+    readonly [
+      Schema.WithResult.Success<M> | Later<Schema.WithResult.Success<M>, Schema.WithResult.Failure<M>>,
+      S
+    ],
+    Schema.WithResult.Failure<M>,
+    R
+  >
   : (state: S, message: M, ctx: Context<A>) => Effect.Effect<S, never, R>
 
 /** One handler per tag of the protocol. */
@@ -90,7 +110,7 @@ export interface Behavior<A extends Message, I, S, R> {
    * Builds the state; runs again on every restart. Runs in the incarnation's scope: finalizers
    * added here run when the incarnation ends (restart or stop). A failure counts as a crash.
    */
-  readonly init: (ctx: Context<A>) => Effect.Effect<S, unknown, R | Scope.Scope>
+  readonly init: (ctx: Context<A>) => Effect.Effect<S, unknown, NoInfer<R> | Scope.Scope>
   readonly handlers: Handlers<A, S, R>
 }
 

@@ -50,6 +50,25 @@ export class RecordTooLarge extends Schema.TaggedError<RecordTooLarge>()("Record
   maxMessageBytes: Schema.Number
 }) {}
 
+/** The request did not complete within its timeout (acks=all waiting for the ISR, say). Retriable. */
+export class RequestTimedOut extends Schema.TaggedError<RequestTimedOut>()("RequestTimedOut", {
+  topic: Schema.String,
+  partition: Schema.Number,
+  timeoutMs: Schema.Number
+}) {}
+
+/** The broker's storage failed for this partition; the replica is taken offline. */
+export class KafkaStorageError extends Schema.TaggedError<KafkaStorageError>()("KafkaStorageError", {
+  topic: Schema.String,
+  partition: Schema.Number,
+  message: Schema.String
+}) {}
+
+/** The controller (or the broker forwarding to it) could not be reached. Retriable. */
+export class ControllerNotAvailable extends Schema.TaggedError<ControllerNotAvailable>()("ControllerNotAvailable", {
+  message: Schema.String
+}) {}
+
 /** A fetch or seek outside `[logStartOffset, logEndOffset]`. */
 export class OffsetOutOfRange extends Schema.TaggedError<OffsetOutOfRange>()("OffsetOutOfRange", {
   topic: Schema.String,
@@ -144,6 +163,9 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
 
 /** Every error of this module, for replies that may carry any of them. */
 export const ClusterError = Schema.Union(
+  RequestTimedOut,
+  KafkaStorageError,
+  ControllerNotAvailable,
   NotLeader,
   UnknownTopicOrPartition,
   NotEnoughReplicas,
@@ -173,7 +195,9 @@ export const retriableTags: ReadonlySet<ClusterError["_tag"]> = new Set<ClusterE
   "UnknownTopicOrPartition",
   "NotEnoughReplicas",
   "NotEnoughReplicasAfterAppend",
-  "FencedLeaderEpoch"
+  "FencedLeaderEpoch",
+  "RequestTimedOut",
+  "ControllerNotAvailable"
 ])
 
 /** Whether retrying the same request later may succeed. */

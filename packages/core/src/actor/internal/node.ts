@@ -8,7 +8,7 @@ import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, FiberId, Mailbox, P
 import * as Envelope from "../../transport/Envelope.js"
 import type { NodeId } from "../../transport/NodeId.js"
 import * as Transport from "../../transport/Transport.js"
-import type * as Actor from "../Actor.js"
+import * as Actor from "../Actor.js"
 import {
   ActorAlreadyExists,
   ActorUnavailable,
@@ -273,7 +273,7 @@ export class NodeImpl implements Actor.NodeLike {
       const scope = yield* Effect.scope
       const ctx = this.context(cell, ref, scope)
       const state = yield* behavior.init(ctx)
-      yield* Effect.raceFirst(this.drain(cell, behavior.handlers as any, ctx, state), Deferred.await(escalation))
+      yield* Effect.raceFirst(this.drain(cell, behavior.handlers as any, ctx, state, scope), Deferred.await(escalation))
     }))
   }
 
@@ -281,7 +281,8 @@ export class NodeImpl implements Actor.NodeLike {
     cell: Cell,
     handlers: Record<string, (state: S, message: any, ctx: any) => Effect.Effect<any, any, any>>,
     ctx: Actor.Context<any>,
-    initial: S
+    initial: S,
+    scope: Scope.Scope
   ): Effect.Effect<void, never, any> {
     return Effect.gen(function*() {
       let state = initial
@@ -295,7 +296,7 @@ export class NodeImpl implements Actor.NodeLike {
         }
         while (cell.position < cell.buffer.length) {
           const delivery = cell.buffer[cell.position++]
-          const next = handle(cell, handlers, ctx, state, delivery)
+          const next = handle(cell, handlers, ctx, state, delivery, scope)
           // A handler that returns a plain success (`Effect.succeed`) is already an Exit: take
           // its value without a trip through the fiber loop.
           state = Exit.isExit(next) && Exit.isSuccess(next) ? next.value as S : yield* next
@@ -512,7 +513,8 @@ const handle = <S>(
   handlers: Record<string, (state: S, message: any, ctx: any) => Effect.Effect<any, any, any>>,
   ctx: Actor.Context<any>,
   state: S,
-  delivery: unknown
+  delivery: unknown,
+  scope: Scope.Scope
 ): Effect.Effect<S, never, any> => {
   if (delivery instanceof AskDelivery) {
     const message = delivery.message as Actor.Message
@@ -521,7 +523,10 @@ const handle = <S>(
     return handler(state, message, ctx).pipe(
       Effect.matchEffect({
         onFailure: (error) => Effect.as(delivery.respond(Exit.fail(error)), state),
-        onSuccess: ([reply, next]: readonly [unknown, S]) => Effect.as(delivery.respond(Exit.succeed(reply)), next)
+        onSuccess: ([reply, next]: readonly [unknown, S]) =>
+          reply instanceof Actor.Later
+            ? Effect.as(Effect.forkIn(answerLater(cell, delivery, reply), scope), next)
+            : Effect.as(delivery.respond(Exit.succeed(reply)), next)
       }),
       Effect.onExit((exit) =>
         Exit.isFailure(exit)
@@ -540,6 +545,18 @@ const handle = <S>(
   if (handler === undefined) return Effect.dieMessage(`${cell.address}: no handler for ${message._tag}`)
   return handler(state, message, ctx) as Effect.Effect<S, never, any>
 }
+
+/** Runs a `Later` reply and answers with its result; a defect or interruption is `ActorUnavailable`. */
+const answerLater = (cell: Cell, delivery: AskDelivery, later: Actor.Later<unknown, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.exit(later.effect), (exit) =>
+    Exit.isSuccess(exit) || Cause.isFailType(exit.cause)
+      ? delivery.respond(exit)
+      : delivery.reject(
+        new ActorUnavailable({
+          address: cell.address.toString(),
+          reason: Cause.isInterruptedOnly(exit.cause) ? "stopped" : "failed"
+        })
+      ))
 
 /** A ref: an address plus the node that sends for it. */
 export class Ref<A> implements Actor.ActorRef<A> {

@@ -1,0 +1,180 @@
+/**
+ * A broker: registers with the controller and heartbeats, hosts one supervised `Replica` child
+ * per partition replica it is assigned, passes the controller's metadata on to them, answers
+ * clients' metadata requests from its cache and forwards admin requests to the controller.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Ref, Schedule, type Scope } from "effect"
+import * as Actor from "../actor/Actor.js"
+import type * as Address from "../actor/Address.js"
+import { ActorUnavailable, AskTimeout, MailboxFull, MessageNotSerializable } from "../actor/ActorError.js"
+import * as Supervision from "../actor/Supervision.js"
+import * as ControllerProtocol from "./ControllerProtocol.js"
+import * as Errors from "./Errors.js"
+import type { LogStore } from "./LogStore.js"
+import * as Replica from "./Replica.js"
+import * as P from "./ReplicaProtocol.js"
+
+/** Options of a broker. */
+export interface Options {
+  readonly brokerId: number
+  readonly controller: Address.Address
+  readonly logs: LogStore
+  /** Heartbeat period (Kafka: 2 s); the controller's session timeout should be several of these. */
+  readonly heartbeatIntervalMs?: number
+  readonly replicaLagTimeMs?: number
+  readonly fetchMaxWaitMs?: number
+  readonly fetchMaxBytes?: number
+  readonly fetchBackoffMs?: number
+  /** Timeout of requests to the controller. */
+  readonly controllerTimeoutMs?: number
+  /** Producer ids taken from the controller at once. */
+  readonly producerIdBlockSize?: number
+}
+
+interface ReplicaEntry {
+  readonly ref: Actor.ActorRef<P.ReplicaProtocol>
+}
+
+interface State {
+  readonly brokerEpoch: Effect.Effect<number>
+  metadata: ControllerProtocol.ClusterMetadata
+  readonly replicas: Map<string, ReplicaEntry>
+  producerIds: { next: number; end: number }
+}
+
+const isDeliveryError = (error: unknown) =>
+  error instanceof AskTimeout || error instanceof ActorUnavailable || error instanceof MailboxFull ||
+  error instanceof MessageNotSerializable
+
+/** Maps a failure to reach the controller to `ControllerNotAvailable`, keeping the request's own errors. */
+const viaController = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.mapError(effect, (error) =>
+    isDeliveryError(error)
+      ? new Errors.ControllerNotAvailable({ message: (error as { message: string }).message })
+      : error as Exclude<E, AskTimeout | ActorUnavailable | MailboxFull | MessageNotSerializable>)
+
+/** The broker's behavior. */
+export const behavior = (options: Options) => {
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1_000
+  const controllerTimeoutMs = options.controllerTimeoutMs ?? 5_000
+  const replicaOptions = {
+    replicaLagTimeMs: options.replicaLagTimeMs ?? 10_000,
+    fetchMaxWaitMs: options.fetchMaxWaitMs ?? 500,
+    fetchMaxBytes: options.fetchMaxBytes ?? 4 * 1024 * 1024,
+    fetchBackoffMs: options.fetchBackoffMs ?? 100
+  }
+  return Actor.behavior({
+    protocol: ControllerProtocol.BrokerProtocol,
+    init: (ctx): Effect.Effect<State, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const controller = ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol)
+        const brokerEpoch = yield* Ref.make(-1)
+        const register = controller.ask(
+          new ControllerProtocol.RegisterBroker({ brokerId: options.brokerId, nodeId: ctx.node.id }),
+          { timeoutMs: controllerTimeoutMs }
+        ).pipe(
+          Effect.tap(({ brokerEpoch: epoch }) => Ref.set(brokerEpoch, epoch)),
+          Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(2)))))
+        )
+        yield* Effect.orDie(register)
+        // Heartbeats run beside the mailbox; a stale epoch (we were fenced) means register again.
+        const heartbeat = Effect.gen(function*() {
+          const epoch = yield* Ref.get(brokerEpoch)
+          yield* controller.ask(
+            new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }),
+            { timeoutMs: controllerTimeoutMs }
+          ).pipe(Effect.catchTag("StaleBrokerEpoch", () => register), Effect.ignore)
+        })
+        yield* Effect.forkScoped(Effect.repeat(heartbeat, { schedule: Schedule.spaced(Duration.millis(heartbeatIntervalMs)) }))
+        return {
+          metadata: new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId: options.controller.node, brokers: [], topics: [] }),
+          replicas: new Map(),
+          producerIds: { next: 0, end: 0 },
+          brokerEpoch: Ref.get(brokerEpoch)
+        }
+      }),
+    handlers: {
+      MetadataUpdate: (state, msg, ctx) =>
+        Effect.gen(function*() {
+          if (msg.metadata.version < state.metadata.version) return state
+          state.metadata = msg.metadata
+          const nodes = msg.metadata.brokers.map((b) => ({ brokerId: b.brokerId, nodeId: b.nodeId }))
+          const assigned = new Set<string>()
+          for (const topic of msg.metadata.topics) {
+            for (const partition of topic.partitions) {
+              if (!partition.replicas.includes(options.brokerId)) continue
+              const name = P.replicaName(topic.name, partition.partition)
+              assigned.add(name)
+              let entry = state.replicas.get(name)
+              if (entry === undefined) {
+                const log = yield* options.logs.open(topic.name, partition.partition)
+                const ref = yield* Effect.orDie(ctx.spawn(
+                  name,
+                  Replica.behavior({
+                    brokerId: options.brokerId,
+                    topic: topic.name,
+                    partition: partition.partition,
+                    log,
+                    brokerEpoch: state.brokerEpoch,
+                    controller: options.controller,
+                    ...replicaOptions
+                  }),
+                  { supervision: Supervision.restart({ maxRestarts: 10, withinMs: 60_000 }) }
+                ))
+                entry = { ref }
+                state.replicas.set(name, entry)
+              }
+              yield* Effect.ignore(entry.ref.tell(new P.UpdatePartition({ state: partition, config: topic.config, nodes })))
+            }
+          }
+          for (const [name, entry] of state.replicas) {
+            if (assigned.has(name)) continue
+            yield* ctx.node.stop(entry.ref)
+            state.replicas.delete(name)
+            const [topic, partition] = [name.slice(0, name.lastIndexOf(":")), Number(name.slice(name.lastIndexOf(":") + 1))]
+            if (!msg.metadata.topics.some((t) => t.name === topic)) yield* options.logs.drop(topic, partition)
+          }
+          return state
+        }),
+      HeartbeatTick: (state) => Effect.succeed(state),
+      GetMetadata: (state) => Effect.succeed([state.metadata, state] as const),
+      CreateTopic: (state, req, ctx) =>
+        Effect.succeed([
+          Actor.later(viaController(
+            ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol).ask(req, { timeoutMs: controllerTimeoutMs })
+          )),
+          state
+        ] as const),
+      DeleteTopic: (state, req, ctx) =>
+        Effect.succeed([
+          Actor.later(viaController(
+            ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol).ask(req, { timeoutMs: controllerTimeoutMs })
+          )),
+          state
+        ] as const),
+      InitProducerId: (state, _, ctx) =>
+        Effect.gen(function*() {
+          if (state.producerIds.next >= state.producerIds.end) {
+            const controller = ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol)
+            const block = yield* viaController(controller.ask(
+              new ControllerProtocol.AllocateProducerIds({
+                brokerId: options.brokerId,
+                brokerEpoch: yield* state.brokerEpoch,
+                blockSize: options.producerIdBlockSize ?? 1_000
+              }),
+              { timeoutMs: controllerTimeoutMs }
+            )).pipe(
+              Effect.mapError((error) =>
+                error._tag === "ControllerNotAvailable" ? error : new Errors.ControllerNotAvailable({ message: error._tag })
+              )
+            )
+            state.producerIds = { next: block.firstProducerId, end: block.firstProducerId + block.blockSize }
+          }
+          const producerId = state.producerIds.next++
+          return [{ producerId, producerEpoch: 0 }, state] as const
+        })
+    }
+  })
+}

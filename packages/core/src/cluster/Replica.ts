@@ -1,0 +1,529 @@
+/**
+ * A partition replica: one actor per partition per broker, in the `Leader` or `Follower` role
+ * (or `Offline` while the partition has no leader). The leader validates and appends produce
+ * batches, tracks its followers' log ends, keeps the high watermark (min log end over the ISR,
+ * never backwards), answers acks=all once the ISR has a batch, and asks the controller to shrink
+ * or expand the ISR. A follower runs a fetch loop against the leader (long poll, never a busy
+ * loop) and truncates where the leader says its log diverged (KIP-101 / KIP-279, via the fetch
+ * response as in KIP-595) — never to its high watermark alone.
+ *
+ * The rules themselves are the pure functions of `Isr` and `ProducerState`; this actor does the
+ * I/O and the timing. It is the single writer of its log: the follower's fetch loop hands what it
+ * fetched back to the actor (`ApplyFetch`).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Deferred, Duration, Effect, Either, Fiber, FiberId, Option, Schedule, type Schema, type Scope } from "effect"
+import * as Actor from "../actor/Actor.js"
+import * as Address from "../actor/Address.js"
+import * as LeaderEpochCache from "../log/LeaderEpochCache.js"
+import type * as PartitionLog from "../log/PartitionLog.js"
+import * as RecordBatch from "../log/RecordBatch.js"
+import { NodeId } from "../transport/NodeId.js"
+import * as ControllerProtocol from "./ControllerProtocol.js"
+import * as Errors from "./Errors.js"
+import * as Isr from "./Isr.js"
+import type * as Metadata from "./Metadata.js"
+import * as ProducerState from "./ProducerState.js"
+import * as P from "./ReplicaProtocol.js"
+
+/** Options of a replica actor (its broker fills them in). */
+export interface Options {
+  readonly brokerId: number
+  readonly topic: string
+  readonly partition: number
+  readonly log: PartitionLog.PartitionLog
+  /** The broker's current registration epoch (AlterPartition carries it). */
+  readonly brokerEpoch: Effect.Effect<number>
+  readonly controller: Address.Address
+  /** A follower not caught up for this long leaves the ISR (Kafka: 30 s). */
+  readonly replicaLagTimeMs: number
+  /** Follower long-poll wait. */
+  readonly fetchMaxWaitMs: number
+  readonly fetchMaxBytes: number
+  /** Pause after a failed follower fetch. */
+  readonly fetchBackoffMs: number
+}
+
+type ProduceFailure = Schema.WithResult.Failure<P.Produce>
+type FetchFailure = Schema.WithResult.Failure<P.Fetch>
+
+interface PendingAck {
+  readonly requiredOffset: number
+  readonly result: P.ProduceResult
+  readonly deferred: Deferred.Deferred<P.ProduceResult, ProduceFailure>
+}
+
+/** The replica's state: mutable, owned by the actor's fiber alone. */
+interface State {
+  role: "leader" | "follower" | "offline"
+  partition: Metadata.PartitionState | undefined
+  config: Metadata.TopicConfig | undefined
+  nodes: Map<number, string>
+  highWatermark: number
+  logEndOffset: number
+  leaderEpochStartOffset: number
+  followers: Map<number, Isr.FollowerState>
+  producers: ProducerState.ProducerState
+  pendingAcks: Array<PendingAck>
+  /** Long polls waiting for new data or a higher watermark. */
+  waiters: Array<Deferred.Deferred<void>>
+  isrChangeInFlight: boolean
+  fetcher: Fiber.RuntimeFiber<void> | undefined
+  scope: Scope.Scope
+}
+
+const tpOf = (options: Options) => ({ topic: options.topic, partition: options.partition })
+
+/** Wakes every long poll (new data or a new high watermark). */
+const wakeWaiters = (state: State) => {
+  const waiters = state.waiters
+  state.waiters = []
+  for (const waiter of waiters) Deferred.unsafeDone(waiter, Effect.void)
+}
+
+/** Recomputes the high watermark over the ISR and settles the acks=all requests it decides. */
+const advanceHighWatermark = (options: Options, state: State) => {
+  if (state.role !== "leader" || state.partition === undefined) return
+  const followerLogEndOffsets = new Map([...state.followers].map(([id, f]) => [id, f.logEndOffset]))
+  const hw = Isr.highWatermark({
+    leaderId: options.brokerId,
+    leaderLogEndOffset: state.logEndOffset,
+    followerLogEndOffsets,
+    isr: state.partition.isr,
+    previousHighWatermark: state.highWatermark
+  })
+  if (hw !== state.highWatermark) {
+    state.highWatermark = hw
+    wakeWaiters(state)
+  }
+  settleAcks(options, state)
+}
+
+const settleAcks = (options: Options, state: State) => {
+  if (state.pendingAcks.length === 0 || state.partition === undefined || state.config === undefined) return
+  const still: Array<PendingAck> = []
+  for (const ack of state.pendingAcks) {
+    const decision = Isr.acksAllState({
+      tp: tpOf(options),
+      requiredOffset: ack.requiredOffset,
+      highWatermark: state.highWatermark,
+      isrSize: state.partition.isr.length,
+      minInsyncReplicas: state.config.minInsyncReplicas
+    })
+    if (decision._tag === "Waiting") still.push(ack)
+    else if (decision._tag === "Acked") Deferred.unsafeDone(ack.deferred, Effect.succeed(ack.result))
+    else Deferred.unsafeDone(ack.deferred, Effect.fail(decision.error))
+  }
+  state.pendingAcks = still
+}
+
+/** Fails everything waiting on this leader (it stopped leading). */
+const abandonLeadership = (options: Options, state: State) => {
+  const error = new Errors.NotLeader({
+    ...tpOf(options),
+    ...(state.partition && state.partition.leader >= 0 ? { leaderId: state.partition.leader } : {})
+  })
+  for (const ack of state.pendingAcks) Deferred.unsafeDone(ack.deferred, Effect.fail(error))
+  state.pendingAcks = []
+  wakeWaiters(state)
+}
+
+const notLeader = (options: Options, state: State) =>
+  new Errors.NotLeader({
+    ...tpOf(options),
+    ...(state.partition && state.partition.leader >= 0
+      ? { leaderId: state.partition.leader, leaderEpoch: state.partition.leaderEpoch }
+      : {})
+  })
+
+const storageError = (options: Options) => (error: { readonly _tag: string }) =>
+  new Errors.KafkaStorageError({ ...tpOf(options), message: error._tag })
+
+/** Rebuilds idempotent-producer state from the log's batch headers. */
+const loadProducers = (log: PartitionLog.PartitionLog) =>
+  Effect.gen(function*() {
+    const headers: Array<ProducerState.BatchHeader> = []
+    let offset = yield* log.logStartOffset
+    const end = yield* log.logEndOffset
+    while (offset < end) {
+      const read = yield* Effect.orDie(log.read(offset, 4 * 1024 * 1024))
+      if (read.batches.length === 0) break
+      for (const batch of read.batches) {
+        const h = RecordBatch.header(batch)
+        headers.push(h)
+        offset = h.lastOffset + 1
+      }
+    }
+    return ProducerState.fromBatches(headers)
+  })
+
+/** Reads batches from `fetchOffset` below `limit` (whole batches; at least one if any). */
+const readBelow = (log: PartitionLog.PartitionLog, fetchOffset: number, maxBytes: number, limit: number) =>
+  Effect.map(log.read(fetchOffset, maxBytes), (read) => ({
+    ...read,
+    batches: read.batches.filter((b) => RecordBatch.baseOffset(b) < limit)
+  }))
+
+/** The replica's behavior. */
+export const behavior = (options: Options) => {
+  const log = options.log
+  const tp = tpOf(options)
+
+  const fetchResult = (state: State, batches: ReadonlyArray<Uint8Array>, logStartOffset: number, extra: object = {}) =>
+    new P.FetchResult({
+      batches,
+      highWatermark: state.highWatermark,
+      logStartOffset,
+      logEndOffset: state.logEndOffset,
+      leaderEpoch: state.partition?.leaderEpoch ?? -1,
+      ...extra
+    })
+
+  /** Asks the controller for a new ISR, off the actor's fiber; the answer comes back as `IsrChangeDone`. */
+  const requestIsrChange = (ctx: Actor.Context<P.ReplicaProtocol>, state: State, newIsr: ReadonlyArray<number>) =>
+    Effect.gen(function*() {
+      const partition = state.partition!
+      state.isrChangeInFlight = true
+      const controller = ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol)
+      const request = new ControllerProtocol.AlterPartition({
+        ...tp,
+        brokerId: options.brokerId,
+        brokerEpoch: yield* options.brokerEpoch,
+        leaderEpoch: partition.leaderEpoch,
+        partitionEpoch: partition.partitionEpoch,
+        newIsr: [...newIsr].sort((a, b) => a - b)
+      })
+      yield* controller.ask(request).pipe(
+        Effect.matchEffect({
+          onSuccess: (updated) => ctx.self.tell(new P.IsrChangeDone({ state: updated })),
+          onFailure: (error) => ctx.self.tell(new P.IsrChangeDone({ error: error._tag }))
+        }),
+        Effect.ignore,
+        Effect.forkIn(state.scope)
+      )
+    })
+
+  /** Leader: ISR changes this state calls for (shrink the lagging, expand the caught up). */
+  const maintainIsr = (ctx: Actor.Context<P.ReplicaProtocol>, state: State, nowMs: number) => {
+    if (state.role !== "leader" || state.isrChangeInFlight || state.partition === undefined) return Effect.void
+    const isr = state.partition.isr
+    const shrink = Isr.isrShrinkCandidates({
+      nowMs,
+      leaderId: options.brokerId,
+      leaderLogEndOffset: state.logEndOffset,
+      isr,
+      followers: state.followers,
+      replicaLagTimeMs: options.replicaLagTimeMs
+    })
+    const expand = Isr.isrExpandCandidates({
+      leaderId: options.brokerId,
+      isr,
+      followers: state.followers,
+      highWatermark: state.highWatermark,
+      leaderEpochStartOffset: state.leaderEpochStartOffset
+    })
+    if (shrink.length === 0 && expand.length === 0) return Effect.void
+    const newIsr = [...isr.filter((id) => !shrink.includes(id)), ...expand]
+    return requestIsrChange(ctx, state, newIsr)
+  }
+
+  const becomeLeader = (state: State, nowMs: number, epochChanged: boolean) =>
+    Effect.gen(function*() {
+      const partition = state.partition!
+      if (state.fetcher !== undefined) yield* Fiber.interrupt(state.fetcher)
+      state.fetcher = undefined
+      if (epochChanged || state.role !== "leader") {
+        state.logEndOffset = yield* log.logEndOffset
+        yield* Effect.orDie(log.assignEpoch(partition.leaderEpoch, state.logEndOffset))
+        state.leaderEpochStartOffset = state.logEndOffset
+        state.followers = new Map(
+          partition.replicas
+            .filter((id) => id !== options.brokerId)
+            .map((id) => [id, Isr.initialFollower(id, partition.isr.includes(id), nowMs)])
+        )
+        state.producers = yield* loadProducers(log)
+        state.isrChangeInFlight = false
+      }
+      state.role = "leader"
+      advanceHighWatermark(options, state)
+    })
+
+  /** Follower: the fetch loop. Each response goes to the actor, which appends and says where to go on. */
+  const fetchLoop = (ctx: Actor.Context<P.ReplicaProtocol>, leaderNode: string, leaderEpoch: number) =>
+    Effect.gen(function*() {
+      const leader = ctx.node.ref(Address.make(NodeId.make(leaderNode), P.replicaPath(tp.topic, tp.partition)), P.ReplicaProtocol)
+      let fetchOffset = yield* log.logEndOffset
+      let lastEpoch = LeaderEpochCache.latestEpoch(yield* log.epochs)
+      while (true) {
+        const response = yield* Effect.either(
+          leader.ask(
+            new P.Fetch({
+              ...tp,
+              fetchOffset,
+              maxBytes: options.fetchMaxBytes,
+              maxWaitMs: options.fetchMaxWaitMs,
+              minBytes: 1,
+              replicaId: options.brokerId,
+              currentLeaderEpoch: leaderEpoch,
+              lastFetchedEpoch: lastEpoch
+            }),
+            { timeoutMs: options.fetchMaxWaitMs + 5_000 }
+          )
+        )
+        if (Either.isLeft(response)) {
+          yield* Effect.sleep(Duration.millis(options.fetchBackoffMs))
+          continue
+        }
+        const next = yield* ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response.right }), { timeoutMs: 60_000 })
+        if (next.stop) return
+        fetchOffset = next.logEndOffset
+        lastEpoch = next.lastEpoch
+      }
+    }).pipe(Effect.catchAll(() => Effect.void))
+
+  const becomeFollower = (ctx: Actor.Context<P.ReplicaProtocol>, state: State, epochChanged: boolean) =>
+    Effect.gen(function*() {
+      const partition = state.partition!
+      if (state.role === "leader") abandonLeadership(options, state)
+      const restart = epochChanged || state.role !== "follower" || state.fetcher === undefined
+      state.role = partition.leader < 0 ? "offline" : "follower"
+      state.followers = new Map()
+      state.logEndOffset = yield* log.logEndOffset
+      if (!restart) return
+      if (state.fetcher !== undefined) yield* Fiber.interrupt(state.fetcher)
+      state.fetcher = undefined
+      const leaderNode = state.nodes.get(partition.leader)
+      if (state.role === "follower" && leaderNode !== undefined) {
+        state.fetcher = yield* Effect.forkIn(fetchLoop(ctx, leaderNode, partition.leaderEpoch), state.scope)
+      }
+    })
+
+  return Actor.behavior({
+    protocol: P.ReplicaProtocol,
+    init: (ctx): Effect.Effect<State, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const scope = yield* Effect.scope
+        const tick = Math.max(1, Math.floor(options.replicaLagTimeMs / 2))
+        yield* Effect.forkScoped(
+          Effect.repeat(Effect.ignore(ctx.self.tell(new P.Tick())), { schedule: Schedule.spaced(Duration.millis(tick)) })
+        )
+        const logEndOffset = yield* log.logEndOffset
+        return {
+          role: "offline",
+          partition: undefined,
+          config: undefined,
+          nodes: new Map(),
+          highWatermark: 0,
+          logEndOffset,
+          leaderEpochStartOffset: logEndOffset,
+          followers: new Map(),
+          producers: ProducerState.empty,
+          pendingAcks: [],
+          waiters: [],
+          isrChangeInFlight: false,
+          fetcher: undefined,
+          scope
+        }
+      }),
+    handlers: {
+      UpdatePartition: (state, msg, ctx) =>
+        Effect.gen(function*() {
+          const previous = state.partition
+          const next = msg.state
+          if (previous !== undefined && next.leaderEpoch < previous.leaderEpoch) return state
+          if (previous !== undefined && next.leaderEpoch === previous.leaderEpoch && next.partitionEpoch <= previous.partitionEpoch) {
+            return state
+          }
+          const epochChanged = previous === undefined || next.leaderEpoch !== previous.leaderEpoch
+          state.partition = next
+          state.config = msg.config
+          state.nodes = new Map(msg.nodes.map((n) => [n.brokerId, n.nodeId]))
+          const now = yield* Clock.currentTimeMillis
+          if (next.leader === options.brokerId) yield* becomeLeader(state, now, epochChanged)
+          else yield* becomeFollower(ctx, state, epochChanged)
+          return state
+        }),
+      Produce: (state, req) =>
+        Effect.gen(function*() {
+          if (state.role !== "leader" || state.partition === undefined || state.config === undefined) {
+            return yield* Effect.fail(notLeader(options, state))
+          }
+          const config = state.config
+          if (req.batch.length > config.maxMessageBytes) {
+            return yield* Effect.fail(
+              new Errors.RecordTooLarge({ ...tp, sizeBytes: req.batch.length, maxMessageBytes: config.maxMessageBytes })
+            )
+          }
+          const header = RecordBatch.validate(req.batch)
+          if (Either.isLeft(header)) {
+            return yield* Effect.fail(new Errors.InvalidRequest({ message: `corrupt batch: ${header.left.reason}` }))
+          }
+          if (req.acks === -1) yield* Isr.checkEnoughReplicas(tp, "all", state.partition.isr.length, config.minInsyncReplicas)
+          const h = header.right
+          const idempotent = h.producerId !== ProducerState.noProducerId
+          const batchInfo = {
+            producerId: h.producerId,
+            producerEpoch: h.producerEpoch,
+            baseSequence: h.baseSequence,
+            recordCount: h.recordCount
+          }
+          let result: P.ProduceResult
+          const logStartOffset = yield* log.logStartOffset
+          const check = idempotent ? yield* ProducerState.check(state.producers, batchInfo) : undefined
+          if (check?._tag === "Duplicate") {
+            result = new P.ProduceResult({ baseOffset: check.baseOffset, lastOffset: check.lastOffset, logAppendTimeMs: -1, logStartOffset })
+          } else {
+            const info = yield* Effect.mapError(
+              log.append(req.batch, { leaderEpoch: state.partition.leaderEpoch }),
+              storageError(options)
+            )
+            if (idempotent) state.producers = ProducerState.onAppend(state.producers, { ...batchInfo, baseOffset: info.baseOffset })
+            state.logEndOffset = info.lastOffset + 1
+            result = new P.ProduceResult({ ...info, logStartOffset })
+            wakeWaiters(state)
+            advanceHighWatermark(options, state)
+          }
+          if (req.acks !== -1 || state.highWatermark > result.lastOffset) return [result, state] as const
+          const deferred = Deferred.unsafeMake<P.ProduceResult, ProduceFailure>(FiberId.none)
+          state.pendingAcks.push({ requiredOffset: result.lastOffset + 1, result, deferred })
+          settleAcks(options, state)
+          const wait = Deferred.await(deferred).pipe(
+            Effect.timeoutFail({
+              duration: Duration.millis(req.timeoutMs),
+              onTimeout: () => new Errors.RequestTimedOut({ ...tp, timeoutMs: req.timeoutMs })
+            })
+          )
+          return [Actor.later(wait), state] as const
+        }),
+      Fetch: (state, req, ctx) =>
+        Effect.gen(function*() {
+          if (state.role !== "leader" || state.partition === undefined) return yield* Effect.fail(notLeader(options, state))
+          const leaderEpoch = state.partition.leaderEpoch
+          if (req.currentLeaderEpoch !== undefined && req.currentLeaderEpoch !== leaderEpoch) {
+            return yield* Effect.fail(
+              req.currentLeaderEpoch < leaderEpoch
+                ? new Errors.FencedLeaderEpoch({ ...tp, leaderEpoch: req.currentLeaderEpoch, currentLeaderEpoch: leaderEpoch })
+                : notLeader(options, state)
+            )
+          }
+          const logStartOffset = yield* log.logStartOffset
+          const isFollower = req.replicaId >= 0
+          if (isFollower && req.lastFetchedEpoch !== undefined && req.lastFetchedEpoch >= 0) {
+            const end = yield* log.endOffsetFor(req.lastFetchedEpoch)
+            if (end.leaderEpoch < req.lastFetchedEpoch || end.endOffset < req.fetchOffset) {
+              const divergingEpoch = { epoch: end.leaderEpoch, endOffset: Math.max(end.endOffset, logStartOffset) }
+              return [fetchResult(state, [], logStartOffset, { divergingEpoch }), state] as const
+            }
+          }
+          const limit = () => isFollower ? state.logEndOffset : state.highWatermark
+          if (req.fetchOffset < logStartOffset || req.fetchOffset > state.logEndOffset) {
+            return yield* Effect.fail(
+              new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
+            )
+          }
+          if (isFollower) {
+            const now = yield* Clock.currentTimeMillis
+            const follower = state.followers.get(req.replicaId) ?? Isr.initialFollower(req.replicaId, false, now)
+            state.followers.set(
+              req.replicaId,
+              Isr.onFollowerFetch(follower, { fetchOffset: req.fetchOffset, fetchTimeMs: now, leaderLogEndOffset: state.logEndOffset })
+            )
+            advanceHighWatermark(options, state)
+            yield* maintainIsr(ctx, state, now)
+          }
+          const read = () =>
+            Effect.mapError(readBelow(log, req.fetchOffset, req.maxBytes, limit()), (error) =>
+              error._tag === "OffsetOutOfRange"
+                ? new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
+                : storageError(options)(error))
+          const available = req.fetchOffset < limit() ? yield* read() : undefined
+          const bytes = available?.batches.reduce((n, b) => n + b.length, 0) ?? 0
+          if (available !== undefined && (bytes >= req.minBytes || req.maxWaitMs <= 0)) {
+            return [fetchResult(state, available.batches, logStartOffset), state] as const
+          }
+          if (req.maxWaitMs <= 0) return [fetchResult(state, [], logStartOffset), state] as const
+          // Long poll: wait for new data (or a new high watermark) up to maxWaitMs, then answer
+          // with whatever there is.
+          const waiter = Deferred.unsafeMake<void>(FiberId.none)
+          state.waiters.push(waiter)
+          const answer = Deferred.await(waiter).pipe(
+            Effect.timeout(Duration.millis(req.maxWaitMs)),
+            Effect.option,
+            Effect.zipRight(Effect.suspend((): Effect.Effect<P.FetchResult, FetchFailure> =>
+              state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch
+                ? Effect.fail(notLeader(options, state))
+                : req.fetchOffset < limit()
+                ? Effect.map(read(), (r) => fetchResult(state, r.batches, logStartOffset))
+                : Effect.succeed(fetchResult(state, [], logStartOffset))
+            ))
+          )
+          return [Actor.later(answer), state] as const
+        }),
+      ListOffsets: (state, req) =>
+        Effect.gen(function*() {
+          if (state.role !== "leader") return yield* Effect.fail(notLeader(options, state))
+          if (req.spec === "earliest") return [{ offset: yield* log.logStartOffset, timestamp: -1 }, state] as const
+          if (req.spec === "latest") return [{ offset: state.highWatermark, timestamp: -1 }, state] as const
+          const found = yield* Effect.mapError(log.offsetForTimestamp(req.spec.timestamp), storageError(options))
+          const hit = Option.filter(found, (f) => f.offset < state.highWatermark)
+          return [Option.getOrElse(hit, () => ({ offset: -1, timestamp: -1 })), state] as const
+        }),
+      ApplyFetch: (state, msg) =>
+        Effect.gen(function*() {
+          const stop = { stop: true, logEndOffset: -1, lastEpoch: -1 }
+          if (state.role !== "follower" || state.partition?.leaderEpoch !== msg.leaderEpoch) return [stop, state] as const
+          const result = msg.result
+          if (result.divergingEpoch !== undefined) {
+            const target = Math.min(result.divergingEpoch.endOffset, yield* log.logEndOffset)
+            yield* Effect.logInfo(`replica ${tp.topic}:${tp.partition}@${options.brokerId}: truncating to ${target} (leader epoch ${result.divergingEpoch.epoch})`)
+            yield* Effect.orDie(log.truncateTo(target))
+          } else {
+            for (const batch of result.batches) {
+              const info = yield* Effect.orDie(log.appendAsFollower(batch))
+              const h = RecordBatch.header(batch)
+              if (h.producerId !== ProducerState.noProducerId) {
+                state.producers = ProducerState.onAppend(state.producers, {
+                  producerId: h.producerId,
+                  producerEpoch: h.producerEpoch,
+                  baseSequence: h.baseSequence,
+                  recordCount: h.recordCount,
+                  baseOffset: info.baseOffset
+                })
+              }
+            }
+          }
+          state.logEndOffset = yield* log.logEndOffset
+          state.highWatermark = Math.min(state.logEndOffset, Math.max(state.highWatermark, result.highWatermark))
+          const lastEpoch = LeaderEpochCache.latestEpoch(yield* log.epochs)
+          return [{ stop: false, logEndOffset: state.logEndOffset, lastEpoch }, state] as const
+        }),
+      Tick: (state, _, ctx) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.as(maintainIsr(ctx, state, now), state)),
+      IsrChangeDone: (state, msg) =>
+        Effect.sync(() => {
+          state.isrChangeInFlight = false
+          const updated = msg.state
+          const current = state.partition
+          if (
+            updated !== undefined && current !== undefined && updated.leaderEpoch === current.leaderEpoch &&
+            updated.partitionEpoch > current.partitionEpoch
+          ) {
+            state.partition = updated
+            advanceHighWatermark(options, state)
+          }
+          return state
+        }),
+      Describe: (state) =>
+        Effect.gen(function*() {
+          return [{
+            role: state.role,
+            leaderEpoch: state.partition?.leaderEpoch ?? -1,
+            isr: state.partition?.isr ?? [],
+            highWatermark: state.highWatermark,
+            logStartOffset: yield* log.logStartOffset,
+            logEndOffset: yield* log.logEndOffset
+          }, state] as const
+        })
+    }
+  })
+}
