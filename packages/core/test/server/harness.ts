@@ -28,7 +28,7 @@ export const createTopic = (
   name: string,
   partitions: number,
   replicationFactor: number,
-  config: typeof ControllerProtocol.CreateTopic.fields.config.Type = undefined
+  config: ControllerProtocol.CreateTopic["config"] = undefined
 ) =>
   Effect.gen(function*() {
     const topic = yield* cluster.controllerRef(node).ask(
