@@ -8,6 +8,7 @@
  */
 import { Effect, ExecutionStrategy, Exit, type Schema, Scope } from "effect"
 import type * as Actor from "../actor/Actor.js"
+import type { AskTimeout, DeliveryError } from "../actor/ActorError.js"
 import * as Address from "../actor/Address.js"
 import * as Node from "../actor/Node.js"
 import * as Broker from "../cluster/Broker.js"
@@ -51,9 +52,9 @@ export interface EmbeddedCluster {
   readonly restart: (brokerId: number) => Effect.Effect<void>
   readonly isRunning: (brokerId: number) => boolean
   /** The controller's current metadata. */
-  readonly metadata: Effect.Effect<ControllerProtocol.ClusterMetadata, unknown>
+  readonly metadata: Effect.Effect<ControllerProtocol.ClusterMetadata, AskTimeout | DeliveryError>
   /** A partition replica's state on one broker (role, epoch, ISR, high watermark, log end). */
-  readonly describeReplica: (brokerId: number, topic: string, partition: number) => Effect.Effect<Schema.WithResult.Success<P.Describe>, unknown>
+  readonly describeReplica: (brokerId: number, topic: string, partition: number) => Effect.Effect<Schema.WithResult.Success<P.Describe>, AskTimeout | DeliveryError>
   /** The records a broker holds for a partition, as batches (for checks). */
   readonly readLog: (brokerId: number, topic: string, partition: number) => Effect.Effect<ReadonlyArray<Uint8Array>>
   /** A client node on the cluster's network (lives as long as the caller's scope). */
