@@ -76,6 +76,11 @@ const nodeB = NodeId.make("b")
 export interface Options {
   /** Whether the network encodes messages (TCP, `serialize: true`); default true. */
   readonly encodes?: boolean
+  /**
+   * Messages spend real time in flight (TCP): where the in-process suite relies on one `yieldNow`
+   * for a message to arrive, wait for a round trip on the same link instead. Default false.
+   */
+  readonly realSockets?: boolean
 }
 
 /** Registers the suite's tests. `makeNetwork` must build a fresh network per call. */
@@ -172,6 +177,8 @@ export const suite = (makeNetwork: () => Layer.Layer<Transport.Network>, options
       const onB = yield* b.spawn("counter", counter({}))
       const watch = yield* Effect.fork(a.watch(a.ref(onB.address, Counter)))
       yield* Effect.yieldNow()
+      // The reply comes after the watch on the same link: the watch is registered.
+      if (options.realSockets) yield* a.ref(onB.address, Counter).ask(new Get())
       yield* b.stop(onB)
       expect((yield* Fiber.join(watch)).reason).toBe("stopped")
     }).pipe(Effect.provide(makeNetwork())))

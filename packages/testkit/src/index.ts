@@ -2,3 +2,5 @@
 export * as NetworkConformance from "./NetworkConformance.js"
 export * as SeededRandom from "./SeededRandom.js"
 export * as SimNetwork from "./SimNetwork.js"
+export * as History from "./History.js"
+export * as Checker from "./Checker.js"

@@ -1,6 +1,6 @@
 import { describe } from "@effect/vitest"
 import { InProcess } from "@fiberlog/core"
-import { NetworkConformance } from "../src/index.js"
+import { NetworkConformance, SimNetwork } from "../src/index.js"
 
 describe("in-process network, serialize: true", () => {
   NetworkConformance.suite(() => InProcess.layer({ serialize: true }))
@@ -8,4 +8,8 @@ describe("in-process network, serialize: true", () => {
 
 describe("in-process network, no serialisation", () => {
   NetworkConformance.suite(() => InProcess.layer(), { encodes: false })
+})
+
+describe("simulated network over in-process (serialize: true), no faults", () => {
+  NetworkConformance.suite(() => SimNetwork.layerInProcess({ seed: 1 }))
 })
