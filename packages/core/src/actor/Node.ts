@@ -13,6 +13,7 @@ import type * as Actor from "./Actor.js"
 import type { ActorAlreadyExists, InvalidActorName } from "./ActorError.js"
 import type { Address } from "./Address.js"
 import { NodeImpl } from "./internal/node.js"
+import { AskTimers } from "./internal/timers.js"
 import type { Terminated } from "./Terminated.js"
 
 /** A node: spawn, look up, stop and watch actors; make refs to actors anywhere. */
@@ -47,6 +48,8 @@ export const make = (options: Options): Effect.Effect<Node, Transport.NodeIdInUs
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
     const impl = new NodeImpl(options.id, scope)
+    impl.timers = new AskTimers(yield* Effect.clock)
+    yield* Effect.forkIn(impl.timers.run, scope)
     impl.transport = yield* Transport.connect(options.id, impl.handler)
     const node: Node = {
       id: impl.id,

@@ -173,4 +173,36 @@ describe("Actor", () => {
       const get = ref.ask(new Get()).pipe(Effect.tapErrorTag("MailboxFull", () => Effect.yieldNow()))
       expect(yield* Effect.retry(get, { times: 5 })).toBe(4)
     }).pipe(Effect.provide(local)))
+
+  it.scoped("a handler can answer later (Actor.later) while the actor goes on with its mailbox", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<number>()
+      const node = yield* Node.make({ id: nodeA })
+      const base = counter({})
+      const ref = yield* node.spawn(
+        "later",
+        Actor.behavior({
+          protocol: Counter,
+          init: () => Effect.succeed(0),
+          handlers: {
+            ...base.handlers,
+            Withdraw: (n, msg) =>
+              Effect.succeed([
+                Actor.later(
+                  Effect.flatMap(Deferred.await(gate), (had) =>
+                    had < msg.amount ? Effect.fail(new Overdrawn({ wanted: msg.amount, had })) : Effect.succeed(had))
+                ),
+                n
+              ] as const)
+          }
+        })
+      )
+      const slow = yield* Effect.fork(ref.ask(new Withdraw({ amount: 5 })))
+      const denied = yield* Effect.fork(ref.ask(new Withdraw({ amount: 50 })))
+      yield* ref.tell(new Increment({ by: 1 }))
+      expect(yield* ref.ask(new Get())).toBe(1) // answered while the two withdrawals wait
+      yield* Deferred.succeed(gate, 10)
+      expect(yield* Fiber.join(slow)).toBe(10)
+      expect(yield* Effect.flip(Fiber.join(denied))).toEqual(new Overdrawn({ wanted: 50, had: 10 }))
+    }).pipe(Effect.provide(local)))
 })

@@ -21,6 +21,7 @@ import {
 } from "../ActorError.js"
 import { Address, isValidSegment } from "../Address.js"
 import * as Supervision from "../Supervision.js"
+import { AskTimers } from "./timers.js"
 import { type Reason, Terminated } from "../Terminated.js"
 
 /** A request waiting in a mailbox, with the way back to its asker. */
@@ -81,6 +82,7 @@ export class NodeImpl implements Actor.NodeLike {
   readonly pendingAsks = new Map<number, PendingAsk>()
   readonly pendingWatches = new Map<number, PendingWatch>()
   transport: Transport.Transport | undefined = undefined
+  timers: AskTimers | undefined = undefined
   private nextId = 1
 
   constructor(readonly id: NodeId, readonly scope: Scope.Scope) {}
@@ -103,12 +105,12 @@ export class NodeImpl implements Actor.NodeLike {
   ask(ref: Ref<any>, request: Schema.WithResult.Any, options?: Actor.AskOptions): Effect.Effect<any, any> {
     const address = ref.address
     const timeoutMs = options?.timeoutMs ?? 5_000
-    const timeout = <A, E>(effect: Effect.Effect<A, E>) =>
-      Effect.timeoutFail(effect, {
-        duration: timeoutMs,
-        onTimeout: () =>
-          new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs })
-      })
+    const onTimeout = () =>
+      new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs })
+    const timeout = (deferred: Deferred.Deferred<unknown, unknown>) => {
+      this.timers!.add(timeoutMs, deferred, onTimeout)
+      return Deferred.await(deferred)
+    }
     if (address.node === this.id) {
       return Effect.suspend(() => {
         const cell = this.cells.get(address.path)
@@ -119,7 +121,7 @@ export class NodeImpl implements Actor.NodeLike {
           (exit) => Deferred.done(deferred, exit),
           (error) => Deferred.fail(deferred, error)
         )
-        return Effect.zipRight(this.offer(cell, delivery), timeout(Deferred.await(deferred)))
+        return Effect.zipRight(this.offer(cell, delivery), Effect.suspend(() => timeout(deferred)))
       })
     }
     return Effect.suspend(() => {
@@ -127,7 +129,7 @@ export class NodeImpl implements Actor.NodeLike {
       const deferred = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
       this.pendingAsks.set(id, { node: address.node, request, deferred })
       return this.sendRemote(address, "ask", id, request, ref.protocol).pipe(
-        Effect.zipRight(timeout(Deferred.await(deferred))),
+        Effect.zipRight(Effect.suspend(() => timeout(deferred))),
         Effect.ensuring(Effect.sync(() => this.pendingAsks.delete(id)))
       )
     })
