@@ -1,9 +1,18 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
-// One vitest run over every package. `fiberlog-source` makes `@fiberlog/*` imports resolve to
-// the TypeScript sources, so tests never need a build first.
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+
+// One vitest run over every package. `@fiberlog/*` imports resolve to the TypeScript sources
+// (aliases, so no test ever runs against a stale build and every package shares one copy of core).
 export default defineConfig({
-  resolve: { conditions: ["fiberlog-source"] },
+  resolve: {
+    alias: {
+      "@fiberlog/core": src("core"),
+      "@fiberlog/node": src("node"),
+      "@fiberlog/testkit": src("testkit")
+    }
+  },
   test: {
     projects: [
       { extends: true, test: { name: "core", include: ["packages/core/test/**/*.test.ts"] } },
