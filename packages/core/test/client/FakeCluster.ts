@@ -2,7 +2,8 @@
  * A small fake of the cluster for client tests: one "broker" actor per broker node (answers
  * GetMetadata and InitProducerId) with one replica child per partition over a MemoryLog shared
  * by every broker (so a leader change keeps the data). Only the broker named leader in the
- * metadata accepts Produce / Fetch / ListOffsets. Faults are scripted per partition.
+ * metadata accepts Produce / Fetch / ListOffsets (every Produce attempt is recorded in `produces`).
+ * Faults are scripted per partition.
  */
 import { Deferred, Effect, Either, FiberId, Schema } from "effect"
 import type { Scope } from "effect"
@@ -96,7 +97,7 @@ const replica = (shared: Shared, brokerId: number, topic: string, partition: num
             logEndOffset: e.logEndOffset
           })
         )),
-      Effect.orDie
+      Effect.catchTags({ LogClosed: Effect.die, StorageError: Effect.die })
     )
   const append = (batch: Uint8Array) =>
     Effect.gen(function*() {

@@ -1,0 +1,115 @@
+/**
+ * Produce → consume throughput and latency, in-process, 100-byte records:
+ *   rf1-acks1   — 3 brokers, topic with 3 partitions, RF 1, acks=1
+ *   rf3-acksall — 3 brokers, topic with 3 partitions, RF 3, minISR 2, acks=all (idempotent)
+ * Throughput: N records sent as fast as the producer takes them while a consumer reads them all;
+ * latency: p50/p99 from send to consume at a steady 10,000 records/s. In the same run, the rate
+ * of passing the same records through a raw Effect `Queue` (the ceiling). One JSON line per figure.
+ *
+ *   npm run bench:pc        (BENCH_RECORDS=300000 by default)
+ */
+import { Admin, Consumer, EmbeddedCluster, InProcess, Producer } from "@fiberlog/core"
+import { Chunk, Effect, Queue } from "effect"
+
+const N = Number(process.env.BENCH_RECORDS ?? 300_000)
+const valueBytes = 100
+const sendChunk = 1_000
+const topicPartitions = 3
+
+const value = () => new Uint8Array(valueBytes)
+
+const queueBaseline = Effect.gen(function*() {
+  const queue = yield* Queue.bounded<Uint8Array>(64 * 1024)
+  const start = performance.now()
+  const consumer = yield* Effect.fork(Effect.gen(function*() {
+    let seen = 0
+    while (seen < N) seen += Chunk.size(yield* Queue.takeAll(queue)) || (yield* Queue.take(queue), 1)
+  }))
+  for (let i = 0; i < N; i += sendChunk) yield* Queue.offerAll(queue, Array.from({ length: sendChunk }, value))
+  yield* consumer.await
+  return N / ((performance.now() - start) / 1000)
+})
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+
+const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queuePerSec: number) =>
+  Effect.gen(function*() {
+    const cluster = yield* EmbeddedCluster.make({ brokers: 3, fetchMaxWaitMs: 100 })
+    const node = yield* cluster.clientNode(`bench-${name}`)
+    const connection = { node, bootstrap: cluster.bootstrap }
+    const admin = yield* Admin.make(connection)
+    while ((yield* admin.describeCluster).brokers.filter((b) => !b.fenced).length < 3) yield* Effect.sleep("20 millis")
+    const topic = `bench-${name}`
+    yield* admin.createTopic({
+      name: topic,
+      partitions: topicPartitions,
+      replicationFactor,
+      config: { minInsyncReplicas: Math.min(2, replicationFactor) }
+    })
+    const producer = yield* Producer.make({ ...connection, acks, batchSize: 256 * 1024, lingerMs: 1 })
+    const consumer = yield* Consumer.make({ ...connection, autoOffsetReset: "earliest", maxWaitMs: 50, maxBytes: 4 << 20 })
+    yield* consumer.assign(Array.from({ length: topicPartitions }, (_, partition) => ({ topic, partition })))
+
+    const consumeUntil = (count: number, onRecord?: (value: Uint8Array) => void) =>
+      Effect.gen(function*() {
+        let seen = 0
+        while (seen < count) {
+          const records = yield* consumer.poll()
+          seen += records.length
+          if (onRecord) for (const r of records) onRecord(r.value!)
+        }
+      })
+
+    // Throughput.
+    const start = performance.now()
+    const reader = yield* Effect.fork(consumeUntil(N))
+    yield* Effect.forEach(
+      Array.from({ length: N / sendChunk }),
+      () => producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: value() })) }),
+      { concurrency: 16, discard: true }
+    )
+    yield* reader.await
+    const seconds = (performance.now() - start) / 1000
+    const perSec = N / seconds
+
+    // Latency at a steady 10,000 records/s: 100 records every 10 ms for 3 s.
+    const latencies: Array<number> = []
+    const rounds = 300
+    const reader2 = yield* Effect.fork(consumeUntil(rounds * 100, (v) => {
+      latencies.push(performance.now() - new DataView(v.buffer, v.byteOffset, 8).getFloat64(0))
+    }))
+    for (let round = 0; round < rounds; round++) {
+      const due = start + seconds * 1000 + round * 10
+      const wait = due - performance.now()
+      if (wait > 0) yield* Effect.sleep(`${wait} millis`)
+      const messages = Array.from({ length: 100 }, () => {
+        const v = value()
+        new DataView(v.buffer).setFloat64(0, performance.now())
+        return { value: v }
+      })
+      yield* Effect.fork(producer.send({ topic, messages }))
+    }
+    yield* reader2.await
+    latencies.sort((a, b) => a - b)
+    console.log(JSON.stringify({
+      name,
+      perSec: Math.round(perSec),
+      mbPerSec: Number((perSec * valueBytes / 1e6).toFixed(1)),
+      p50Ms: Number(percentile(latencies, 0.5).toFixed(2)),
+      p99Ms: Number(percentile(latencies, 0.99).toFixed(2)),
+      ratioToQueue: Number((perSec / queuePerSec).toFixed(3))
+    }))
+  }).pipe(Effect.scoped)
+
+const program = Effect.gen(function*() {
+  yield* queueBaseline // warm-up
+  const queuePerSec = yield* queueBaseline
+  console.log(JSON.stringify({ name: "queue", perSec: Math.round(queuePerSec) }))
+  yield* scenario("rf1-acks1", 1, 1, queuePerSec)
+  yield* scenario("rf3-acksall", 3, "all", queuePerSec)
+})
+
+Effect.runPromise(program.pipe(Effect.provide(InProcess.layer()))).then(() => process.exit(0), (e) => {
+  console.error(e)
+  process.exit(1)
+})
