@@ -65,17 +65,22 @@ const asks = (ref: Actor.ActorRef<typeof Protocol.Type>, count: number) =>
 const program = Effect.gen(function*() {
   const print = (name: string, perSec: number, base: number, extra: object = {}) =>
     console.log(JSON.stringify({ name, perSec: Math.round(perSec), ratioToMailbox: Number((perSec / base).toFixed(3)), ...extra }))
-  yield* timed(bareMailbox) // warm-up
-  const bare = yield* timed(bareMailbox)
-  const base = N / bare.seconds
-  console.log(JSON.stringify({ name: "mailbox", perSec: Math.round(base) }))
-
+  // The machine may be shared: run the baseline and local tells alternately, three rounds,
+  // and keep each one's best round.
   const a = yield* Node.make({ id: NodeId.make("a") })
   const b = yield* Node.make({ id: NodeId.make("b") })
   const local = yield* a.spawn("adder", adder, { mailboxCapacity: capacity, overflow: "suspend" })
+  yield* timed(bareMailbox) // warm-up
   yield* timed(tells(local)) // warm-up
-  const tellLocal = yield* timed(tells(local))
-  print("tell-local", N / tellLocal.seconds, base)
+  let bareSeconds = Number.POSITIVE_INFINITY
+  let tellSeconds = Number.POSITIVE_INFINITY
+  for (let round = 0; round < 3; round++) {
+    bareSeconds = Math.min(bareSeconds, (yield* timed(bareMailbox)).seconds)
+    tellSeconds = Math.min(tellSeconds, (yield* timed(tells(local))).seconds)
+  }
+  const base = N / bareSeconds
+  console.log(JSON.stringify({ name: "mailbox", perSec: Math.round(base) }))
+  print("tell-local", N / tellSeconds, base)
   const askCount = Math.floor(N / 10)
   const askLocal = yield* timed(asks(local, askCount))
   print("ask-local", askCount / askLocal.seconds, base)
