@@ -31,7 +31,18 @@ export interface Options {
   readonly controllerTimeoutMs?: number
   /** Producer ids taken from the controller at once. */
   readonly producerIdBlockSize?: number
+  /** Other actors the broker hosts (the server layer plugs group coordinators in here). */
+  readonly extensions?: ReadonlyArray<Extension>
 }
+
+/**
+ * Something a broker hosts beside its replicas, so `cluster/` need not import what lives above
+ * it: started in the broker's init (it may spawn children), then given every metadata snapshot.
+ */
+export type Extension = (
+  ctx: Actor.Context<ControllerProtocol.BrokerProtocol>,
+  host: { readonly brokerId: number; readonly logs: LogStore }
+) => Effect.Effect<(metadata: ControllerProtocol.ClusterMetadata) => Effect.Effect<void>, never, Scope.Scope>
 
 interface ReplicaEntry {
   readonly ref: Actor.ActorRef<P.ReplicaProtocol>
@@ -42,6 +53,7 @@ interface State {
   metadata: ControllerProtocol.ClusterMetadata
   readonly replicas: Map<string, ReplicaEntry>
   producerIds: { next: number; end: number }
+  readonly listeners: ReadonlyArray<(metadata: ControllerProtocol.ClusterMetadata) => Effect.Effect<void>>
 }
 
 const isDeliveryError = (error: unknown) =>
@@ -88,7 +100,10 @@ export const behavior = (options: Options) => {
           ).pipe(Effect.catchTag("StaleBrokerEpoch", () => register), Effect.ignore)
         })
         yield* Effect.forkScoped(Effect.repeat(heartbeat, { schedule: Schedule.spaced(Duration.millis(heartbeatIntervalMs)) }))
+        const host = { brokerId: options.brokerId, logs: options.logs }
+        const listeners = yield* Effect.forEach(options.extensions ?? [], (extension) => extension(ctx, host))
         return {
+          listeners,
           metadata: new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId: options.controller.node, brokers: [], topics: [] }),
           replicas: new Map(),
           producerIds: { next: 0, end: 0 },
@@ -136,6 +151,7 @@ export const behavior = (options: Options) => {
             const [topic, partition] = [name.slice(0, name.lastIndexOf(":")), Number(name.slice(name.lastIndexOf(":") + 1))]
             if (!msg.metadata.topics.some((t) => t.name === topic)) yield* options.logs.drop(topic, partition)
           }
+          for (const listener of state.listeners) yield* listener(msg.metadata)
           return state
         }),
       HeartbeatTick: (state) => Effect.succeed(state),

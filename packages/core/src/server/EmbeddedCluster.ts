@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, ExecutionStrategy, Exit, type Schema, Scope } from "effect"
+import { Duration, Effect, ExecutionStrategy, Exit, Schedule, type Schema, Scope } from "effect"
 import type * as Actor from "../actor/Actor.js"
 import type { AskTimeout, DeliveryError } from "../actor/ActorError.js"
 import * as Address from "../actor/Address.js"
@@ -16,6 +16,9 @@ import * as Controller from "../cluster/Controller.js"
 import * as ControllerProtocol from "../cluster/ControllerProtocol.js"
 import * as LogStore from "../cluster/LogStore.js"
 import * as P from "../cluster/ReplicaProtocol.js"
+import * as GroupCoordinator from "../group/GroupCoordinator.js"
+import type * as GroupState from "../group/GroupState.js"
+import * as OffsetKey from "../group/OffsetKey.js"
 import * as MemoryLog from "../log/MemoryLog.js"
 import * as RecordBatch from "../log/RecordBatch.js"
 import * as NodeId from "../transport/NodeId.js"
@@ -30,6 +33,10 @@ export interface Options {
   readonly fetchMaxWaitMs?: number
   /** Passed to every broker's in-memory logs: move the flushed mark every N records. */
   readonly flushIntervalRecords?: number
+  /** Partitions of the internal `__consumer_offsets` topic, created at start (default 10; 0: none, no groups). */
+  readonly offsetsTopicPartitions?: number
+  /** Settings of every consumer group (e.g. `initialRebalanceDelayMs: 0` for tests). */
+  readonly groupConfig?: Partial<GroupState.Config>
 }
 
 /** A broker's node id in an embedded cluster. */
@@ -101,12 +108,29 @@ export const make = (
             logs: stores.get(brokerId)!,
             heartbeatIntervalMs,
             ...(options.replicaLagTimeMs === undefined ? {} : { replicaLagTimeMs: options.replicaLagTimeMs }),
-            ...(options.fetchMaxWaitMs === undefined ? {} : { fetchMaxWaitMs: options.fetchMaxWaitMs })
+            ...(options.fetchMaxWaitMs === undefined ? {} : { fetchMaxWaitMs: options.fetchMaxWaitMs }),
+            extensions: [GroupCoordinator.extension(options.groupConfig === undefined ? {} : { groupConfig: options.groupConfig })]
           })
         ).pipe(Effect.provide(context)))
       })
 
     yield* Effect.forEach(brokerIds, (id) => Effect.orDie(start(id)), { discard: true })
+
+    // The offsets topic (compacted, RF = min(3, brokers)), created once enough brokers registered.
+    const offsetsTopicPartitions = options.offsetsTopicPartitions ?? 10
+    if (offsetsTopicPartitions > 0) {
+      const create = controllerRef.ask(new ControllerProtocol.CreateTopic({
+        name: OffsetKey.topic,
+        partitions: offsetsTopicPartitions,
+        replicationFactor: Math.min(3, count),
+        config: { cleanupPolicy: "compact" }
+      })).pipe(Effect.catchTag("TopicAlreadyExists", () => Effect.void))
+      yield* create.pipe(
+        Effect.retry(Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(1_000)))),
+        Effect.ignore,
+        Effect.forkIn(outer)
+      )
+    }
 
     const replicaRef = (brokerId: number, topic: string, partition: number) =>
       controllerNode.ref(Address.make(brokerNodeId(brokerId), P.replicaPath(topic, partition)), P.ReplicaProtocol)

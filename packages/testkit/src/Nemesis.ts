@@ -1,0 +1,181 @@
+/**
+ * The nemesis: fault schedules as plain data (which fault, on whom, when, for how long),
+ * fast-check arbitraries that generate and shrink them, and `run`, which plays a schedule against
+ * a `TestCluster`. A schedule is JSON: print it on failure, paste it back to replay it.
+ *
+ * @since 0.1.0
+ */
+import { Effect, FastCheck as fc } from "effect"
+import type * as TestCluster from "./TestCluster.js"
+
+/** A fault. Leader-targeted faults pick the partition's leader when they start. */
+export type Fault =
+  /** The broker's process dies; it restarts when the fault ends. */
+  | { readonly _tag: "crash"; readonly broker: number; readonly loseUnflushed: boolean }
+  /** The current leader of `partition` dies; it restarts when the fault ends. */
+  | { readonly _tag: "crash-leader"; readonly partition: number; readonly loseUnflushed: boolean }
+  /** The broker can reach nobody, clients included. */
+  | { readonly _tag: "isolate"; readonly broker: number }
+  /** The broker is cut from the other brokers and the controller; clients still reach it (Jepsen's Kafka split). */
+  | { readonly _tag: "split"; readonly broker: number }
+  /** The current leader of `partition` is split off (clients still write to it). */
+  | { readonly _tag: "split-leader"; readonly partition: number }
+  /** SIGSTOP then SIGCONT: every message to or from the broker is held until the fault ends. */
+  | { readonly _tag: "pause"; readonly broker: number }
+
+/** The name of a fault kind. */
+export type Kind = Fault["_tag"]
+
+/** One fault of a schedule: it starts at `atMs` (virtual, from the workload's start) and lasts `durationMs`. */
+export interface Step {
+  readonly atMs: number
+  readonly durationMs: number
+  readonly fault: Fault
+}
+
+/** A fault schedule. */
+export type Schedule = ReadonlyArray<Step>
+
+/** Options of the schedule arbitrary. */
+export interface ScheduleOptions {
+  readonly brokers: number
+  readonly partitions: number
+  /** Faults start in [0, durationMs - minFaultMs) and end by `durationMs`. */
+  readonly durationMs: number
+  readonly kinds: ReadonlyArray<Kind>
+  readonly minFaults?: number
+  readonly maxFaults?: number
+  /** Shortest and longest fault, in ms. Defaults 500 and 10_000. */
+  readonly minFaultMs?: number
+  readonly maxFaultMs?: number
+  /** Whether crashes may lose unflushed data. Default false. */
+  readonly loseUnflushed?: boolean
+}
+
+/** A fault of one of `kinds` (shrinks toward the first kind, broker 1, partition 0). */
+export const fault = (options: Pick<ScheduleOptions, "brokers" | "partitions" | "kinds" | "loseUnflushed">): fc.Arbitrary<Fault> => {
+  const broker = fc.integer({ min: 1, max: Math.max(1, options.brokers) })
+  const partition = fc.integer({ min: 0, max: Math.max(0, options.partitions - 1) })
+  const lose = options.loseUnflushed === true ? fc.boolean() : fc.constant(false)
+  const byKind: { readonly [K in Kind]: fc.Arbitrary<Fault> } = {
+    "crash": fc.record({ _tag: fc.constant("crash" as const), broker, loseUnflushed: lose }),
+    "crash-leader": fc.record({ _tag: fc.constant("crash-leader" as const), partition, loseUnflushed: lose }),
+    "isolate": fc.record({ _tag: fc.constant("isolate" as const), broker }),
+    "split": fc.record({ _tag: fc.constant("split" as const), broker }),
+    "split-leader": fc.record({ _tag: fc.constant("split-leader" as const), partition }),
+    "pause": fc.record({ _tag: fc.constant("pause" as const), broker })
+  }
+  return fc.oneof(...options.kinds.map((kind) => byKind[kind]))
+}
+
+/** Fault schedules: `minFaults..maxFaults` steps (default 3..6), each inside `durationMs`. */
+export const schedule = (options: ScheduleOptions): fc.Arbitrary<Schedule> => {
+  const minFaultMs = options.minFaultMs ?? 500
+  const maxFaultMs = Math.max(minFaultMs, options.maxFaultMs ?? 10_000)
+  const latestStartMs = Math.max(0, options.durationMs - minFaultMs)
+  const step = fc.record({
+    atMs: fc.integer({ min: 0, max: latestStartMs }),
+    durationMs: fc.integer({ min: minFaultMs, max: maxFaultMs }),
+    fault: fault(options)
+  }).map((s) => ({ ...s, durationMs: Math.min(s.durationMs, options.durationMs - s.atMs) }))
+  return fc.array(step, { minLength: options.minFaults ?? 3, maxLength: options.maxFaults ?? 6 })
+}
+
+/** What the nemesis did, for a failure report. */
+export interface Event {
+  readonly timeMs: number
+  readonly action: "start" | "end"
+  readonly fault: Fault
+  /** The broker a leader-targeted fault resolved to (-1: no leader, nothing done). */
+  readonly broker: number
+}
+
+/** Resolves the broker a fault acts on (a leader-targeted one asks the controller). */
+const targetOf = (cluster: TestCluster.TestCluster, topic: string, f: Fault) =>
+  f._tag === "crash-leader" || f._tag === "split-leader"
+    ? Effect.map(cluster.metadata, (m) =>
+      m?.topics.find((t) => t.name === topic)?.partitions.find((p) => p.partition === f.partition)?.leader ?? -1)
+    : Effect.succeed(f.broker)
+
+const isCrash = (f: Fault) => f._tag === "crash" || f._tag === "crash-leader"
+
+/**
+ * Plays `schedule` against `cluster` from now: each fault starts at `atMs` and ends after
+ * `durationMs`. Overlapping network faults compose (ending one heals and re-applies the others);
+ * a broker crashed twice restarts when its last crash ends. Returns what it did.
+ */
+export const run = (
+  cluster: TestCluster.TestCluster,
+  plan: Schedule,
+  options: { readonly topic: string }
+): Effect.Effect<ReadonlyArray<Event>> =>
+  Effect.gen(function*() {
+    const events = plan
+      .flatMap((step, i) => [
+        { timeMs: step.atMs, action: "start" as const, step: i },
+        { timeMs: step.atMs + step.durationMs, action: "end" as const, step: i }
+      ])
+      .sort((a, b) => a.timeMs - b.timeMs || (a.action === b.action ? a.step - b.step : a.action === "end" ? -1 : 1))
+    const targets = new Map<number, number>()
+    const network = new Map<number, { fault: Fault; broker: number }>()
+    const crashes = new Map<number, number>()
+    const log: Array<Event> = []
+    let elapsedMs = 0
+    const applyNetwork = (fault: Fault, broker: number) => {
+      switch (fault._tag) {
+        case "isolate":
+          return cluster.isolate(broker)
+        case "pause":
+          return cluster.pause(broker)
+        default: {
+          const others = cluster.brokerIds.filter((id) => id !== broker)
+          return cluster.partition([[broker], [...others, "controller"]])
+        }
+      }
+    }
+    for (const event of events) {
+      if (event.timeMs > elapsedMs) {
+        yield* Effect.sleep(event.timeMs - elapsedMs)
+        elapsedMs = event.timeMs
+      }
+      const fault = plan[event.step]!.fault
+      if (event.action === "start") {
+        const broker = yield* targetOf(cluster, options.topic, fault)
+        targets.set(event.step, broker)
+        log.push({ timeMs: elapsedMs, action: "start", fault, broker })
+        if (broker < 0) continue
+        if (isCrash(fault)) {
+          crashes.set(broker, (crashes.get(broker) ?? 0) + 1)
+          yield* cluster.crash(broker, { loseUnflushed: "loseUnflushed" in fault && fault.loseUnflushed })
+        } else {
+          network.set(event.step, { fault, broker })
+          yield* applyNetwork(fault, broker)
+        }
+      } else {
+        const broker = targets.get(event.step) ?? -1
+        log.push({ timeMs: elapsedMs, action: "end", fault, broker })
+        if (broker < 0) continue
+        if (isCrash(fault)) {
+          const left = (crashes.get(broker) ?? 1) - 1
+          crashes.set(broker, left)
+          if (left === 0) yield* cluster.restart(broker)
+        } else {
+          network.delete(event.step)
+          yield* cluster.heal
+          for (const active of network.values()) yield* applyNetwork(active.fault, active.broker)
+        }
+      }
+    }
+    return log
+  })
+
+/** Heals the network and restarts every crashed broker: the end of every schedule. */
+export const healAll = (cluster: TestCluster.TestCluster): Effect.Effect<void> =>
+  Effect.zipRight(
+    cluster.heal,
+    Effect.forEach(cluster.brokerIds, (id) => (cluster.isRunning(id) ? Effect.void : cluster.restart(id)), { discard: true })
+  )
+
+/** A short, one-line-per-step rendering of a schedule. */
+export const format = (plan: Schedule): string =>
+  plan.map((s) => `  at ${s.atMs} ms for ${s.durationMs} ms: ${JSON.stringify(s.fault)}`).join("\n")

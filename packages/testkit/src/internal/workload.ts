@@ -1,0 +1,253 @@
+/**
+ * The processes behind `Workload`: a metadata cache, the producer loop (with idempotent retries),
+ * the consumer loop, the drain and the election observer.
+ *
+ * @internal
+ */
+import { Clock, Effect, Either } from "effect"
+import { Address, ControllerProtocol, EmbeddedCluster, type Node, Record, RecordBatch, ReplicaProtocol as P } from "@fiberlog/core"
+import * as History from "../History.js"
+import * as TestCluster from "../TestCluster.js"
+import type * as Workload from "../Workload.js"
+
+const utf8 = new TextEncoder()
+
+/** One record with `value` as a batch, optionally idempotent. */
+export const batchOf = (value: string, producer?: { readonly id: number; readonly epoch: number; readonly sequence: number }) =>
+  RecordBatch.encode({
+    records: [Record.make({ value: utf8.encode(value), timestamp: 0 })],
+    ...(producer === undefined ? {} : { producerId: producer.id, producerEpoch: producer.epoch, baseSequence: producer.sequence })
+  })
+
+export const now = Clock.currentTimeMillis
+
+/** Errors after which the record certainly was not appended. */
+const definite = new Set([
+  "NoLeader",
+  "NotEnoughReplicas",
+  "UnknownTopicOrPartition",
+  "RecordTooLarge",
+  "InvalidRequest",
+  "InvalidProducerEpoch",
+  "OutOfOrderSequence"
+])
+
+class SendFailed {
+  readonly _tag = "SendFailed"
+  constructor(readonly reason: string, readonly definite: boolean) {}
+}
+
+export interface Context {
+  readonly cluster: TestCluster.TestCluster
+  readonly client: Node.Node
+  readonly recorder: History.Recorder
+  readonly spec: Workload.Spec
+  readonly leaders: Map<number, number>
+  /** Next offset per consumer process, per partition. */
+  readonly positions: Map<string, Map<number, number>>
+  readonly refresh: Effect.Effect<void>
+}
+
+export const context = (
+  cluster: TestCluster.TestCluster,
+  client: Node.Node,
+  recorder: History.Recorder,
+  spec: Workload.Spec
+): Context => {
+  const leaders = new Map<number, number>()
+  const controller = cluster.embedded.controllerRef(client)
+  return {
+    cluster,
+    client,
+    recorder,
+    spec,
+    leaders,
+    positions: new Map(),
+    refresh: Effect.ignore(Effect.tap(controller.ask(new ControllerProtocol.GetMetadata(), { timeoutMs: 1_000 }), (m) =>
+      Effect.sync(() => {
+        const topic = m.topics.find((t) => t.name === spec.topic)
+        for (const p of topic?.partitions ?? []) leaders.set(p.partition, p.leader)
+      })))
+  }
+}
+
+const replica = (ctx: Context, partition: number) =>
+  Effect.suspend(() => {
+    const leader = ctx.leaders.get(partition)
+    return leader === undefined || leader < 0
+      ? Effect.fail(new SendFailed("NoLeader", true))
+      : Effect.succeed(TestCluster.replicaRef(ctx.client, leader, ctx.spec.topic, partition))
+  })
+
+interface ProducerId {
+  id: number
+  epoch: number
+  sequences: Map<number, number>
+}
+
+const initProducerId = (ctx: Context) =>
+  Effect.gen(function*() {
+    for (let attempt = 0; ; attempt++) {
+      const broker = ctx.cluster.brokerIds[attempt % ctx.cluster.brokerIds.length]!
+      const ref = ctx.client.ref(
+        Address.make(EmbeddedCluster.brokerNodeId(broker), ControllerProtocol.brokerPath),
+        ControllerProtocol.BrokerProtocol
+      )
+      const got = yield* Effect.either(ref.ask(new ControllerProtocol.InitProducerId(), { timeoutMs: 1_000 }))
+      if (Either.isRight(got)) return { id: got.right.producerId, epoch: got.right.producerEpoch, sequences: new Map() } as ProducerId
+      yield* Effect.sleep(200)
+    }
+  })
+
+/** One producer process: sends unique values to random partitions until interrupted. */
+export const producer = (ctx: Context, spec: Workload.ProducerSpec) =>
+  Effect.gen(function*() {
+    const random = ctx.cluster.random(`workload:${spec.name}`)
+    const retries = spec.retries ?? 3
+    const timeoutMs = spec.requestTimeoutMs ?? 3_000
+    let pid: ProducerId | undefined = spec.idempotent ? yield* initProducerId(ctx) : undefined
+    if (ctx.leaders.size === 0) yield* ctx.refresh
+    for (let n = 0; ; n++) {
+      yield* Effect.sleep(Math.floor((yield* random.next) * 2 * spec.intervalMs))
+      const partition = yield* random.nextIntBetween(0, ctx.spec.partitions)
+      const value = `${spec.name}-${n}`
+      const sequence = pid?.sequences.get(partition) ?? 0
+      let maybeWritten = false
+      const attempt = Effect.gen(function*() {
+        const ref = yield* replica(ctx, partition)
+        const batch = batchOf(value, pid === undefined ? undefined : { id: pid.id, epoch: pid.epoch, sequence })
+        return yield* ref.ask(new P.Produce({ topic: ctx.spec.topic, partition, acks: spec.acks, timeoutMs, batch }), {
+          timeoutMs: timeoutMs + 500
+        }).pipe(Effect.mapError((e) => new SendFailed(e._tag, definite.has(e._tag))))
+      }).pipe(Effect.tapError((e) =>
+        Effect.zipRight(
+          Effect.sync(() => void (maybeWritten ||= !e.definite)),
+          Effect.zipRight(ctx.refresh, Effect.sleep(100))
+        )
+      ))
+      const send = Effect.retry(attempt, { times: retries }).pipe(
+        Effect.mapError((e) => new SendFailed(e.reason, e.definite && !maybeWritten)),
+        Effect.flatMap((result) => spec.acks === 0 ? Effect.fail(new SendFailed("acks=0", false)) : Effect.succeed(result))
+      )
+      const outcome = yield* Effect.either(
+        History.run(ctx.recorder, send, {
+          process: spec.name,
+          f: "send",
+          fields: { topic: ctx.spec.topic, partition, value },
+          onSuccess: (r) => ({ offset: r.baseOffset }),
+          isDefinite: (e) => e.definite
+        })
+      )
+      if (pid !== undefined) {
+        if (Either.isRight(outcome)) pid.sequences.set(partition, sequence + 1)
+        else if (!outcome.left.definite) pid = yield* initProducerId(ctx) // sequence state unknown: start over
+      }
+    }
+  })
+
+/** One consumer process: a fetch loop per partition, recording non-empty polls. */
+export const consumer = (ctx: Context, process: string) =>
+  Effect.gen(function*() {
+    const positions = new Map<number, number>()
+    ctx.positions.set(process, positions)
+    const maxWaitMs = ctx.spec.fetchMaxWaitMs ?? 1_000
+    yield* Effect.forEach(
+      Array.from({ length: ctx.spec.partitions }, (_, p) => p),
+      (partition) => Effect.forever(Effect.catchAll(pollOnce(ctx, process, partition, maxWaitMs), () => Effect.zipRight(ctx.refresh, Effect.sleep(200)))),
+      { concurrency: "unbounded", discard: true }
+    )
+  })
+
+/** One fetch from the consumer's position; records a poll (or a seek on OffsetOutOfRange). */
+const pollOnce = (ctx: Context, process: string, partition: number, maxWaitMs: number) =>
+  Effect.gen(function*() {
+    const positions = ctx.positions.get(process)!
+    const position = positions.get(partition) ?? 0
+    const ref = yield* replica(ctx, partition)
+    const result = yield* Effect.either(ref.ask(
+      new P.Fetch({
+        topic: ctx.spec.topic,
+        partition,
+        fetchOffset: position,
+        maxBytes: 1 << 20,
+        maxWaitMs,
+        minBytes: 1,
+        replicaId: P.consumerReplicaId
+      }),
+      { timeoutMs: maxWaitMs + 2_000 }
+    ))
+    if (Either.isLeft(result)) {
+      if (result.left._tag === "OffsetOutOfRange") {
+        // auto.offset.reset=earliest: a truncated log (unclean election) moves the consumer back.
+        const reset = result.left.logStartOffset
+        positions.set(partition, reset)
+        yield* ctx.recorder.observe(process, "seek", { topic: ctx.spec.topic, partition, offset: reset })
+        return false
+      }
+      return yield* Effect.fail(result.left)
+    }
+    const records = decode(ctx.spec.topic, partition, result.right.batches).filter((r) => r.offset >= position)
+    if (records.length === 0) return false
+    yield* ctx.recorder.observe(process, "poll", { records })
+    positions.set(partition, records[records.length - 1]!.offset + 1)
+    return true
+  })
+
+/** Reads every partition up to the high watermark for `process` (no long poll). */
+export const drain = (ctx: Context, process: string) =>
+  Effect.forEach(Array.from({ length: ctx.spec.partitions }, (_, p) => p), (partition) =>
+    Effect.gen(function*() {
+      yield* ctx.refresh
+      for (let i = 0; i < 1_000; i++) {
+        const more = yield* Effect.orElseSucceed(pollOnce(ctx, process, partition, 0), () => false)
+        if (!more) return
+      }
+    }), { discard: true })
+
+const text = new TextDecoder()
+
+const decode = (topic: string, partition: number, batches: ReadonlyArray<Uint8Array>): Array<History.PolledRecord> =>
+  batches.flatMap((batch) => {
+    const records = RecordBatch.decodeRecords(batch)
+    if (Either.isLeft(records)) return []
+    return records.right.map((r) => ({ topic, partition, offset: r.offset, value: r.value === null ? "" : text.decode(r.value) }))
+  })
+
+/**
+ * Samples the controller's metadata (a god's view: not subject to network faults) and records an
+ * `elect` for each new leader epoch. `isr` is every ISR member seen during the previous epoch, so
+ * sampling never makes a clean election look unclean; `unclean` is set when the topic allows it
+ * and the leader was in none of them.
+ */
+export const observer = (ctx: Context) =>
+  Effect.gen(function*() {
+    const seen = new Map<number, { epoch: number; isr: Set<number> }>()
+    const intervalMs = ctx.spec.observeIntervalMs ?? 250
+    while (true) {
+      const metadata = yield* Effect.option(ctx.cluster.embedded.metadata)
+      const topic = metadata._tag === "Some" ? metadata.value.topics.find((t) => t.name === ctx.spec.topic) : undefined
+      for (const p of topic?.partitions ?? []) {
+        const previous = seen.get(p.partition)
+        if (previous === undefined) {
+          seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
+        } else if (p.leaderEpoch !== previous.epoch) {
+          if (p.leader >= 0) {
+            const isr = [...previous.isr].sort((a, b) => a - b)
+            const outside = !previous.isr.has(p.leader)
+            yield* ctx.recorder.observe("observer", "elect", {
+              topic: ctx.spec.topic,
+              partition: p.partition,
+              leader: String(p.leader),
+              isr: isr.map(String),
+              epoch: p.leaderEpoch,
+              unclean: outside && topic!.config.uncleanLeaderElection
+            })
+          }
+          seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
+        } else {
+          for (const id of p.isr) previous.isr.add(id)
+        }
+      }
+      yield* Effect.sleep(intervalMs)
+    }
+  })

@@ -1,0 +1,52 @@
+/** Shared property configurations for the testkit's own tests. */
+import * as Nemesis from "../src/Nemesis.js"
+import type * as Property from "../src/Property.js"
+import type * as Workload from "../src/Workload.js"
+
+export const brokers = 3
+export const cluster = { brokers, sessionTimeoutMs: 3_000, replicaLagTimeMs: 2_000, fetchMaxWaitMs: 500 } as const
+
+/** Two partitions, RF 3, two producers and one consumer. */
+export const workload = (
+  config: Workload.Spec["config"],
+  producer: Pick<Workload.ProducerSpec, "acks" | "idempotent" | "retries">
+): Workload.Spec => ({
+  topic: "jepsen",
+  partitions: 2,
+  replicationFactor: 3,
+  config,
+  producers: [
+    { name: "p0", intervalMs: 150, ...producer },
+    { name: "p1", intervalMs: 150, ...producer }
+  ],
+  consumers: 1
+})
+
+export const safeCheckers: ReadonlyArray<Property.CheckName> = [
+  "lost-write",
+  "duplicate",
+  "inconsistent-offsets",
+  "nonmonotonic-poll",
+  "unseen",
+  "leader-not-from-isr",
+  "liveness"
+]
+
+/** Property (a): acks=all, minISR=2, clean election, idempotent producers; every fault kind. */
+export const safe = (runs: number, seed = 7): Property.Options => ({
+  seed,
+  runs,
+  cluster,
+  durationMs: 30_000,
+  settleMs: 10_000,
+  workload: workload({ minInsyncReplicas: 2 }, { acks: -1, idempotent: true }),
+  schedule: Nemesis.schedule({
+    brokers,
+    partitions: 2,
+    durationMs: 30_000,
+    kinds: ["crash", "crash-leader", "isolate", "split", "split-leader", "pause"],
+    minFaults: 3,
+    maxFaults: 6
+  }),
+  checkers: safeCheckers
+})
