@@ -1,7 +1,8 @@
 /**
  * Log throughput: append and read in MB/s and records/s, for 100 B and 1 KiB records in
- * batches of 1, 100 and 1000, for MemoryLog and FileLog, beside a plain `fs` append loop
- * writing the same bytes (the disk's limit here). One JSON object a line.
+ * batches of 1, 100 and 1000, for MemoryLog and FileLog, beside a plain `fs.writeSync` append
+ * loop writing the same bytes (the disk's limit here; `ratioToRawFs` is against it) and, for
+ * context, the same loop with async `fs.write` (`ratioToRawFsAsync`). One JSON object a line.
  *
  *   npm run bench:log
  */
@@ -58,6 +59,27 @@ const rawAppend = (bytes: Uint8Array, count: number): Result => {
   return { records: n * count, bytes: n * bytes.length, seconds }
 }
 
+/**
+ * The same loop with async `fs.write` (one libuv thread-pool round trip per batch, as every
+ * `@effect/platform` `FileSystem` write is). Printed as context: the floor for any log whose
+ * appends wait for an async write; `ratioToRawFs` stays against the sync loop.
+ */
+const rawAppendAsync = async (bytes: Uint8Array, count: number): Promise<Result> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberlog-bench-raw-"))
+  const fd = fs.openSync(path.join(dir, "raw.log"), "a")
+  const write = () => new Promise<void>((resolve, reject) => fs.write(fd, bytes, (e) => (e ? reject(e) : resolve())))
+  let n = 0
+  const t0 = performance.now()
+  while (performance.now() - t0 < APPEND_BUDGET_MS && n * bytes.length < MAX_BYTES_PER_CASE) {
+    await write()
+    n++
+  }
+  const seconds = (performance.now() - t0) / 1000
+  fs.closeSync(fd)
+  fs.rmSync(dir, { recursive: true, force: true })
+  return { records: n * count, bytes: n * bytes.length, seconds }
+}
+
 const appendLoop = (log: PartitionLog.PartitionLog, bytes: Uint8Array, count: number) =>
   Effect.gen(function*() {
     let n = 0
@@ -96,6 +118,9 @@ const program = Effect.gen(function*() {
       const raw = rawAppend(bytes, count)
       print(`rawfs-append-${suffix}`, raw)
       const rawMbPerSec = raw.bytes / raw.seconds
+      const rawAsync = yield* Effect.promise(() => rawAppendAsync(bytes, count))
+      print(`rawfs-async-append-${suffix}`, rawAsync)
+      const rawAsyncMbPerSec = rawAsync.bytes / rawAsync.seconds
 
       const mem = yield* MemoryLog.make()
       print(`memorylog-append-${suffix}`, yield* appendLoop(mem, bytes, count))
@@ -108,7 +133,8 @@ const program = Effect.gen(function*() {
           const log = yield* FileLog.make({ dir })
           const appended = yield* appendLoop(log, bytes, count)
           print(`filelog-append-${suffix}`, appended, {
-            ratioToRawFs: +(appended.bytes / appended.seconds / rawMbPerSec).toFixed(2)
+            ratioToRawFs: +(appended.bytes / appended.seconds / rawMbPerSec).toFixed(2),
+            ratioToRawFsAsync: +(appended.bytes / appended.seconds / rawAsyncMbPerSec).toFixed(2)
           })
           print(`filelog-read-${suffix}`, yield* readLoop(log))
           yield* log.close

@@ -110,7 +110,8 @@ export const make = (
       logEndOffset: 0,
       epochs: [],
       unflushedRecords: 0,
-      closed: false
+      closed: false,
+      scratch: State.emptyScratch()
     }
     yield* Effect.addFinalizer(() => Effect.ignore(Ops.close(state)))
     yield* Recovery.open(state).pipe(State.io("open"))

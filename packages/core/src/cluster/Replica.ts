@@ -46,7 +46,6 @@ export interface Options {
 }
 
 type ProduceFailure = Schema.WithResult.Failure<P.Produce>
-type FetchFailure = Schema.WithResult.Failure<P.Fetch>
 
 interface PendingAck {
   readonly requiredOffset: number
@@ -443,21 +442,35 @@ export const behavior = (options: Options) => {
             return [fetchResult(state, available.batches, logStartOffset), state] as const
           }
           if (req.maxWaitMs <= 0) return [fetchResult(state, [], logStartOffset), state] as const
-          // Long poll: wait for new data (or a new high watermark) up to maxWaitMs, then answer
-          // with whatever there is.
-          const waiter = Deferred.unsafeMake<void>(FiberId.none)
-          state.waiters.push(waiter)
-          const answer = Deferred.await(waiter).pipe(
-            Effect.timeout(Duration.millis(req.maxWaitMs)),
-            Effect.option,
-            Effect.zipRight(Effect.suspend((): Effect.Effect<P.FetchResult, FetchFailure> =>
-              state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch
-                ? Effect.fail(notLeader(options, state))
-                : req.fetchOffset < limit()
-                ? Effect.map(read(), (r) => fetchResult(state, r.batches, logStartOffset))
-                : Effect.succeed(fetchResult(state, [], logStartOffset))
-            ))
-          )
+          // Long poll: wait until there are `minBytes` below the limit (the high watermark for
+          // consumers: an append alone wakes the poll but may not be readable yet) or until
+          // `maxWaitMs` has passed, then answer with whatever there is.
+          const now = yield* Clock.currentTimeMillis
+          const deadline = now + req.maxWaitMs
+          const park = () => {
+            const waiter = Deferred.unsafeMake<void>(FiberId.none)
+            state.waiters.push(waiter)
+            return waiter
+          }
+          const first = park()
+          const answer = Effect.gen(function*() {
+            let waiter: Deferred.Deferred<void> | undefined = first
+            while (true) {
+              if (waiter !== undefined) {
+                const left = deadline - (yield* Clock.currentTimeMillis)
+                if (left > 0) yield* Effect.option(Effect.timeout(Deferred.await(waiter), Duration.millis(left)))
+              }
+              if (state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch) {
+                return yield* Effect.fail(notLeader(options, state))
+              }
+              const result = req.fetchOffset < limit() ? yield* read() : undefined
+              const bytes = result?.batches.reduce((n, b) => n + b.length, 0) ?? 0
+              const timedOut = (yield* Clock.currentTimeMillis) >= deadline
+              if (bytes >= req.minBytes || timedOut) return fetchResult(state, result?.batches ?? [], logStartOffset)
+              // Not enough yet: park again (in the same step as the check, so no wake-up is lost).
+              waiter = park()
+            }
+          })
           return [Actor.later(answer), state] as const
         }),
       ListOffsets: (state, req) =>

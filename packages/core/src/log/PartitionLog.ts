@@ -104,19 +104,37 @@ export interface Prepared {
 }
 
 /**
+ * Gives the prepare functions the array to copy a batch into: exactly `sizeInBytes` long, any
+ * contents. By default a fresh array; a log that writes the bytes out and then forgets them
+ * (FileLog) lends one reusable buffer instead of allocating per append.
+ */
+export type Allocate = (sizeInBytes: number) => Uint8Array
+
+/** The default `Allocate`: a fresh array the caller may keep. */
+export const allocateFresh: Allocate = (sizeInBytes) => new Uint8Array(sizeInBytes)
+
+const copyInto = (batch: Uint8Array, allocate: Allocate): Uint8Array => {
+  const bytes = allocate(batch.length)
+  bytes.set(batch)
+  return bytes
+}
+
+/**
  * The leader's side of an append, shared by every implementation: validate, copy with offsets
  * from `nextOffset` (the caller's bytes are never mutated), stamp the epoch and, for
- * `LogAppendTime` batches, the append time.
+ * `LogAppendTime` batches, the append time. The copy goes into `allocate(batch.length)`.
  */
 export const prepareAppend = (
   batch: Uint8Array,
   nextOffset: number,
   nowMs: number,
-  options?: AppendOptions
+  options?: AppendOptions,
+  allocate: Allocate = allocateFresh
 ): Either.Either<Prepared, CorruptRecord> =>
   Either.flatMap(RecordBatch.validate(batch), (h) => {
     if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
-    const bytes = RecordBatch.withBaseOffset(batch, nextOffset)
+    const bytes = copyInto(batch, allocate)
+    RecordBatch.setBaseOffset(bytes, nextOffset)
     if (options?.leaderEpoch !== undefined) RecordBatch.setLeaderEpoch(bytes, options.leaderEpoch)
     const appendTime = h.timestampType === "LogAppendTime" ? nowMs : -1
     if (appendTime >= 0) RecordBatch.setLogAppendTime(bytes, appendTime)
@@ -128,10 +146,14 @@ export const prepareAppend = (
     })
   })
 
-/** The follower's side: validate and check the batch continues exactly at `logEndOffset`. */
+/**
+ * The follower's side: validate and check the batch continues exactly at `logEndOffset`; the
+ * bytes are copied unchanged into `allocate(batch.length)`.
+ */
 export const prepareFollowerAppend = (
   batch: Uint8Array,
-  logEndOffset: number
+  logEndOffset: number,
+  allocate: Allocate = allocateFresh
 ): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> =>
   Either.flatMap(RecordBatch.validate(batch), (h): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> => {
     if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
@@ -139,7 +161,7 @@ export const prepareFollowerAppend = (
       return Either.left(new NonContiguousOffset({ expectedOffset: logEndOffset, actualOffset: h.baseOffset }))
     }
     return Either.right({
-      bytes: new Uint8Array(batch), // a copy (Buffer.slice would be a view)
+      bytes: copyInto(batch, allocate), // a copy (Buffer.slice would be a view)
       header: h,
       info: {
         baseOffset: h.baseOffset,

@@ -9,11 +9,20 @@ import { Clock, Effect, Either, Option } from "effect"
 import * as Segment from "./Segment.js"
 import * as State from "./State.js"
 
-/** Runs `f` under the lock, failing with `LogClosed` after close. */
-export const locked = <A, E>(state: State.State, f: () => Effect.Effect<A, E>): Effect.Effect<A, E | LogError.LogClosed> =>
-  state.lock.withPermits(1)(
-    Effect.suspend((): Effect.Effect<A, E | LogError.LogClosed> => (state.closed ? Effect.fail(new LogError.LogClosed()) : f()))
+/**
+ * Runs `f` under the lock, failing with `LogClosed` after close. A free lock is taken with
+ * `withPermitsIfAvailable` (no async hand-off, about half the cost of `withPermits` per append);
+ * only a contended one waits in `withPermits`.
+ */
+export const locked = <A, E>(state: State.State, f: () => Effect.Effect<A, E>): Effect.Effect<A, E | LogError.LogClosed> => {
+  const body = Effect.suspend((): Effect.Effect<A, E | LogError.LogClosed> =>
+    state.closed ? Effect.fail(new LogError.LogClosed()) : f()
   )
+  return Effect.flatMap(
+    state.lock.withPermitsIfAvailable(1)(body),
+    Option.match({ onSome: Effect.succeed, onNone: () => state.lock.withPermits(1)(body) })
+  )
+}
 
 const sync = (state: State.State): Effect.Effect<void, PlatformError> =>
   Effect.suspend(() => {
@@ -21,53 +30,82 @@ const sync = (state: State.State): Effect.Effect<void, PlatformError> =>
     return State.active(state).file.sync
   })
 
-/** Writes a prepared batch to the active segment (rolling first if it is full or old). */
+/** Whether a batch of `bytes` must go to a new segment: the active one is non-empty and full or old. */
+export const mustRoll = (segment: Segment.Segment, bytes: number, nowMs: number, options: State.Resolved): boolean =>
+  segment.size > 0 && (segment.size + bytes > options.segmentBytes || nowMs - segment.createdAtMs >= options.segmentMs)
+
+/** The work before the write, if any: rolling the segment, checkpointing a new leader epoch. */
+const beforeWrite = (
+  state: State.State,
+  prepared: PartitionLog.Prepared,
+  nowMs: number
+): Effect.Effect<void, PlatformError> | undefined => {
+  const roll = mustRoll(State.active(state), prepared.bytes.length, nowMs, state.options)
+  const epochs = PartitionLog.epochsAfterAppend(state.epochs, prepared.header)
+  if (!roll && epochs === state.epochs) return undefined
+  return Effect.gen(function*() {
+    if (roll) yield* State.roll(state, nowMs)
+    if (epochs !== state.epochs) {
+      state.epochs = epochs
+      yield* State.checkpoint(state)
+    }
+  })
+}
+
+/** One `writeAll` of the batch to the active segment, then the counters, indexes and flush policy. */
+const writeActive = (state: State.State, prepared: PartitionLog.Prepared): Effect.Effect<PartitionLog.AppendInfo, PlatformError> =>
+  Effect.suspend(() => {
+    const segment = State.active(state)
+    const position = segment.size
+    return Effect.flatMap(segment.file.writeAll(prepared.bytes), () => {
+      const { options } = state
+      Segment.track(segment, prepared.bytes, position, options.indexIntervalBytes)
+      state.logEndOffset = prepared.header.lastOffset + 1
+      state.unflushedRecords += prepared.header.recordCount
+      return options.flushIntervalRecords !== undefined && state.unflushedRecords >= options.flushIntervalRecords
+        ? Effect.as(sync(state), prepared.info)
+        : Effect.succeed(prepared.info)
+    })
+  })
+
+/**
+ * Writes a prepared batch to the active segment (rolling first if it is full or old).
+ * Uninterruptible: an append stopped half-way would leave bytes in the file that the counters
+ * and indexes do not know of (and `prepared.bytes` may be the scratch buffer the next append reuses).
+ */
 export const write = (
   state: State.State,
   prepared: PartitionLog.Prepared,
   nowMs: number
 ): Effect.Effect<PartitionLog.AppendInfo, LogError.StorageError> =>
-  Effect.gen(function*() {
-    const { options } = state
-    let segment = State.active(state)
-    if (
-      segment.size > 0 &&
-      (segment.size + prepared.bytes.length > options.segmentBytes || nowMs - segment.createdAtMs >= options.segmentMs)
-    ) {
-      yield* State.roll(state, nowMs)
-      segment = State.active(state)
-    }
-    const epochs = PartitionLog.epochsAfterAppend(state.epochs, prepared.header)
-    if (epochs !== state.epochs) {
-      state.epochs = epochs
-      yield* State.checkpoint(state)
-    }
-    const position = segment.size
-    yield* segment.file.writeAll(prepared.bytes)
-    Segment.track(segment, prepared.bytes, position, options.indexIntervalBytes)
-    state.logEndOffset = prepared.header.lastOffset + 1
-    state.unflushedRecords += prepared.header.recordCount
-    if (options.flushIntervalRecords !== undefined && state.unflushedRecords >= options.flushIntervalRecords) {
-      yield* sync(state)
-    }
-    return prepared.info
-  }).pipe(State.io("append"))
+  Effect.suspend(() => {
+    const before = beforeWrite(state, prepared, nowMs)
+    return before === undefined ? writeActive(state, prepared) : Effect.zipRight(before, writeActive(state, prepared))
+  }).pipe(State.io("append"), Effect.uninterruptible)
 
-/** Leader append. */
+/** Prepares (into the scratch buffer) and writes, or fails with the preparation's error. */
+const prepareAndWrite = <E>(
+  state: State.State,
+  prepare: (nowMs: number) => Either.Either<PartitionLog.Prepared, E>
+): Effect.Effect<PartitionLog.AppendInfo, E | LogError.LogClosed | LogError.StorageError> =>
+  locked(state, () =>
+    Effect.flatMap(Clock.currentTimeMillis, (nowMs): Effect.Effect<PartitionLog.AppendInfo, E | LogError.StorageError> => {
+      const prepared = prepare(nowMs)
+      return Either.isLeft(prepared) ? Effect.fail(prepared.left) : write(state, prepared.right, nowMs)
+    }))
+
+/** Leader append: validate, copy into the scratch buffer with offsets (and epoch) patched, one write. */
 export const append = (
   state: State.State,
   batch: Uint8Array,
   options?: PartitionLog.AppendOptions
 ): Effect.Effect<PartitionLog.AppendInfo, LogError.CorruptRecord | LogError.LogClosed | LogError.StorageError> =>
-  locked(state, () =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const prepared = PartitionLog.prepareAppend(batch, state.logEndOffset, now, options)
-      if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
-      return yield* write(state, prepared.right, now)
-    }))
+  prepareAndWrite(
+    state,
+    (nowMs) => PartitionLog.prepareAppend(batch, state.logEndOffset, nowMs, options, State.borrowScratch(state))
+  )
 
-/** Follower append. */
+/** Follower append: validate, check contiguity, one write. */
 export const appendAsFollower = (
   state: State.State,
   batch: Uint8Array
@@ -75,13 +113,10 @@ export const appendAsFollower = (
   PartitionLog.AppendInfo,
   LogError.CorruptRecord | LogError.NonContiguousOffset | LogError.LogClosed | LogError.StorageError
 > =>
-  locked(state, () =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const prepared = PartitionLog.prepareFollowerAppend(batch, state.logEndOffset)
-      if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
-      return yield* write(state, prepared.right, now)
-    }))
+  prepareAndWrite(
+    state,
+    () => PartitionLog.prepareFollowerAppend(batch, state.logEndOffset, State.borrowScratch(state))
+  )
 
 /** Index of the segment that may hold `offset`: the last one whose base is <= it. */
 export const segmentIndexFor = (state: State.State, offset: number): number => {
