@@ -46,12 +46,12 @@ export const run = (say: (line: string) => Effect.Effect<void> = Console.log): E
     const admin = yield* Admin.make(client)
     const partitionStates = Effect.map(admin.metadata, (m) => m.topics.find((t) => t.name === topic)?.partitions ?? [])
     yield* LocalCluster.waitUntil(admin.describeCluster, (c) => c.brokers.filter((b) => !b.fenced).length === 3, {
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       what: "3 brokers registered"
     })
     yield* admin.createTopic({ name: topic, partitions, replicationFactor: 3, config: { minInsyncReplicas: 2 } })
     const created = yield* LocalCluster.waitUntil(partitionStates, (ps) => ps.length === partitions && ps.every((p) => p.isr.length === 3), {
-      timeoutMs: 15_000,
+      timeoutMs: 45_000,
       what: "full ISRs"
     })
     yield* step(`created "${topic}": ${partitions} partitions, RF 3, minISR 2`)
@@ -76,7 +76,7 @@ export const run = (say: (line: string) => Effect.Effect<void> = Console.log): E
     const producing = yield* Effect.fork(produce(10, 20))
     yield* cluster.kill(leader)
     const failedOver = yield* LocalCluster.waitUntil(partitionStates, (ps) => ps.every((p) => p.leader >= 0 && p.leader !== leader), {
-      timeoutMs: 15_000,
+      timeoutMs: 45_000,
       what: "failover"
     })
     for (const p of failedOver) yield* step(`  partition ${p.partition}: leader ${p.leader} epoch ${p.leaderEpoch} ISR [${p.isr}]`)
@@ -86,7 +86,7 @@ export const run = (say: (line: string) => Effect.Effect<void> = Console.log): E
     yield* step(`restarting broker-${leader} on its data directory ...`)
     yield* cluster.start(leader)
     const rejoined = yield* LocalCluster.waitUntil(partitionStates, (ps) => ps.every((p) => p.isr.includes(leader)), {
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       what: `broker-${leader} back in every ISR`
     })
     for (const p of rejoined) yield* step(`  partition ${p.partition}: leader ${p.leader} ISR [${p.isr}]`)
@@ -100,7 +100,7 @@ export const run = (say: (line: string) => Effect.Effect<void> = Console.log): E
         return [...acked.keys()].every((k) => seen.has(k))
       }),
       (done) => done,
-      { timeoutMs: 15_000, intervalMs: 1, what: "every acknowledged record" }
+      { timeoutMs: 45_000, intervalMs: 1, what: "every acknowledged record" }
     )
     const lost = [...acked].filter(([k, v]) => seen.get(k) !== v).length
     yield* step(`consumed ${seen.size} records; acknowledged ${acked.size}; lost ${lost}`)

@@ -12,5 +12,5 @@ describe("tcp-cluster example", () => {
       expect(outcome.acked).toBeGreaterThan(200)
       expect(outcome.newLeader).not.toBe(outcome.killed)
       expect(outcome.rejoinedIsr).toContain(outcome.killed)
-    }), { timeout: 90_000 })
+    }), { timeout: 240_000 })
 })

@@ -28,14 +28,14 @@ describe("Kill", () => {
       const client = { node: connection.node, bootstrap: connection.bootstrap }
       const admin = yield* Admin.make(client)
       yield* LocalCluster.waitUntil(admin.describeCluster, (c) => c.brokers.filter((b) => !b.fenced).length === 3, {
-        timeoutMs: 20_000,
+        timeoutMs: 60_000,
         what: "3 brokers registered"
       })
       yield* admin.createTopic({ name: topic, partitions, replicationFactor: 3, config: { minInsyncReplicas: 2 } })
       yield* LocalCluster.waitUntil(
         admin.metadata,
         (m) => m.topics.find((t) => t.name === topic)?.partitions.every((p) => p.isr.length === 3) ?? false,
-        { timeoutMs: 15_000, what: "full ISRs" }
+        { timeoutMs: 45_000, what: "full ISRs" }
       )
 
       const producer = yield* Producer.make({ ...client, acks: "all", lingerMs: 2, retries: 40, maxRetryBackoffMs: 500 })
@@ -71,7 +71,7 @@ describe("Kill", () => {
       const after = yield* LocalCluster.waitUntil(
         admin.metadata,
         (m) => m.topics.find((t) => t.name === topic)!.partitions.every((p) => p.leader >= 0 && p.leader !== leader),
-        { timeoutMs: 15_000, what: "leaders on the surviving brokers" }
+        { timeoutMs: 45_000, what: "leaders on the surviving brokers" }
       )
       expect(after.topics.find((t) => t.name === topic)!.partitions.every((p) => p.leaderEpoch >= 0)).toBe(true)
 
@@ -86,12 +86,12 @@ describe("Kill", () => {
           return [...expected.keys()].every((k) => seen.has(k))
         }),
         (done) => done,
-        { timeoutMs: 15_000, intervalMs: 1, what: "every acknowledged record consumed" }
+        { timeoutMs: 45_000, intervalMs: 1, what: "every acknowledged record consumed" }
       )
       const lost = [...expected].filter(([k, v]) => seen.get(k) !== v)
       expect(lost).toEqual([])
       // Idempotence: no value appears twice in the log.
       const values = [...seen.values()]
       expect(new Set(values).size).toBe(values.length)
-    }).pipe(Effect.provide(NodeContext.layer), Logger.withMinimumLogLevel(LogLevel.Error)), { timeout: 60_000 })
+    }).pipe(Effect.provide(NodeContext.layer), Logger.withMinimumLogLevel(LogLevel.Error)), { timeout: 240_000 })
 })

@@ -149,7 +149,7 @@ export const make = (options: Options): Effect.Effect<LocalCluster, LaunchError,
     const fs = yield* FileSystem.FileSystem
     const dataDir = options.dataDir ?? (yield* Effect.orDie(fs.makeTempDirectoryScoped({ prefix: "fiberlog-cluster-" })))
     const clusterId = options.clusterId ?? "fiberlog-local"
-    const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
+    const readyTimeoutMs = options.readyTimeoutMs ?? 90_000
     const onOutput = options.onOutput ?? (() => {})
     const controller = { host: "127.0.0.1", port: yield* freePort }
     const brokerIds = Array.from({ length: options.brokers }, (_, i) => i + 1)
