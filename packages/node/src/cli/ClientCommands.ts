@@ -115,19 +115,27 @@ export const consume = Command.make("consume", {
       autoOffsetReset: options.fromBeginning ? "earliest" as const : "latest" as const,
       maxWaitMs: 500
     }
-    const records: Stream.Stream<Consumer.ConsumerRecord, unknown> = yield* Option.match(options.group, {
+    // As a group member, what was printed is committed before leaving (the group consumer
+    // otherwise counts a record as processed only at the next poll).
+    const printed = new Map<number, number>()
+    const { records, finish } = yield* Option.match(options.group, {
       onNone: () =>
         Effect.gen(function*() {
           const consumer = yield* Consumer.make(base)
           const info = yield* consumer.metadata.topic(options.topic)
           yield* consumer.assign(info.partitions.map((p) => ({ topic: options.topic, partition: p.partition })))
-          return consumer.stream
+          return { records: consumer.stream as Stream.Stream<Consumer.ConsumerRecord, unknown>, finish: Effect.void }
         }),
       onSome: (groupId) =>
         Effect.gen(function*() {
           const consumer = yield* GroupConsumer.make({ ...base, groupId })
           yield* consumer.subscribe([options.topic])
-          return consumer.stream
+          const finish = Effect.suspend(() =>
+            consumer.commitOffsets(
+              [...printed].map(([partition, offset]) => ({ topic: options.topic, partition, offset: offset + 1 }))
+            )
+          )
+          return { records: consumer.stream as Stream.Stream<Consumer.ConsumerRecord, unknown>, finish }
         })
     })
     const bounded = records.pipe(
@@ -135,8 +143,11 @@ export const consume = Command.make("consume", {
       (s) => Option.isSome(options.maxMessages) ? Stream.take(s, options.maxMessages.value) : s
     )
     const count = yield* bounded.pipe(
-      Stream.tap((r) => Console.log(Format.record(r, options.printOffsets))),
+      Stream.tap((r) =>
+        Effect.zipRight(Console.log(Format.record(r, options.printOffsets)), Effect.sync(() => printed.set(r.partition, r.offset)))
+      ),
       Stream.runCount
     )
+    yield* finish
     yield* Console.error(`consumed ${count} records from ${options.topic}`)
   })))).pipe(Command.withDescription("consume a topic (all partitions, or as a group member)"))

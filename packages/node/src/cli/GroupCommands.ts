@@ -1,54 +1,84 @@
 /**
- * `fiberlog groups list|describe`: the consumer groups, from every broker's group coordinator;
- * a group's state, members and their assignments, committed offsets and lag.
+ * `fiberlog groups list|describe|reset-offsets`: the consumer groups through `GroupAdmin`; a
+ * group's state, members and their assignments, committed offsets and lag; and moving an
+ * inactive group's offsets (`--to-earliest`, `--to-latest`, `--to-offset N`, `--to-timestamp MS`).
  *
  * @since 0.1.0
  */
-import { Args, Command } from "@effect/cli"
-import { Address, Admin, GroupProtocol, NodeId } from "@fiberlog/core"
-import { Console, Effect } from "effect"
+import { Args, Command, Options } from "@effect/cli"
+import { GroupAdmin } from "@fiberlog/core"
+import { Console, Effect, Option } from "effect"
 import * as Common from "./common.js"
 import * as Format from "./format.js"
 
-const timeoutMs = 5_000
+const admin = (options: Parameters<typeof Common.connect>[0]) =>
+  Effect.flatMap(Common.connect(options), (connection) =>
+    GroupAdmin.make({ node: connection.node, bootstrap: connection.bootstrap }))
 
 /** `fiberlog groups list`. */
 const list = Command.make("list", Common.client, (options) =>
   Common.report(Effect.scoped(Effect.gen(function*() {
-    const connection = yield* Common.connect(options)
-    const admin = yield* Admin.make({ node: connection.node, bootstrap: connection.bootstrap })
-    const brokers = (yield* admin.metadata).brokers.filter((b) => !b.fenced)
-    const answers = yield* Effect.forEach(brokers, (b) =>
-      connection.node.ref(Address.make(NodeId.make(b.nodeId), GroupProtocol.coordinatorPath), GroupProtocol.GroupCoordinatorProtocol)
-        .ask(new GroupProtocol.ListGroups(), { timeoutMs }).pipe(Effect.orElseSucceed(() => [])), { concurrency: "unbounded" })
-    const groups = new Map(answers.flat().map((g) => [g.groupId, g]))
-    for (const g of [...groups.values()].sort((a, b) => a.groupId.localeCompare(b.groupId))) {
-      yield* Console.log(`${g.groupId}\t${g.state}`)
-    }
+    const groups = yield* (yield* admin(options)).listGroups
+    for (const g of groups) yield* Console.log(`${g.groupId}\t${g.state}`)
   })))).pipe(Command.withDescription("list consumer groups"))
 
 /** `fiberlog groups describe <group>`. */
 const describe = Command.make("describe", { ...Common.client, group: Args.text({ name: "group" }) }, (options) =>
   Common.report(Effect.scoped(Effect.gen(function*() {
-    const connection = yield* Common.connect(options)
-    const admin = yield* Admin.make({ node: connection.node, bootstrap: connection.bootstrap })
-    const ref = (nodeId: string) =>
-      connection.node.ref(Address.make(NodeId.make(nodeId), GroupProtocol.coordinatorPath), GroupProtocol.GroupCoordinatorProtocol)
-    const coordinator = yield* ref(connection.bootstrap[0]!).ask(new GroupProtocol.FindCoordinator({ groupId: options.group }), { timeoutMs })
-    const group = yield* ref(coordinator.nodeId).ask(new GroupProtocol.DescribeGroup({ groupId: options.group }), { timeoutMs })
-    const committed = yield* ref(coordinator.nodeId).ask(new GroupProtocol.OffsetFetch({ groupId: options.group }), { timeoutMs })
-    yield* Console.log(`group ${group.groupId}: ${group.state}, generation ${group.generationId}, coordinator broker ${coordinator.brokerId}`)
+    const group = yield* (yield* admin(options)).describeGroup(options.group)
+    yield* Console.log(
+      `group ${group.groupId}: ${group.state}, generation ${group.generationId}, coordinator broker ${group.coordinator.brokerId}`
+    )
     for (const m of group.members) {
-      yield* Console.log(`  member ${m.memberId} (${m.clientId}): ${Format.assignment(m.assignment).join(", ") || "no partitions"}`)
+      const names = m.assignment.map((tp) => `${tp.topic}-${tp.partition}`)
+      yield* Console.log(`  member ${m.memberId} (${m.clientId}): ${names.join(", ") || "no partitions"}`)
     }
-    for (const c of committed) {
-      const latest = yield* admin.listOffset(c.topic, c.partition, "latest").pipe(Effect.map((o) => o.offset), Effect.orElseSucceed(() => -1))
-      yield* Console.log(`  ${c.topic}-${c.partition}: committed ${c.offset} end ${latest} lag ${Format.lag(c.offset, latest)}`)
+    for (const o of group.offsets.filter((x) => x.committed >= 0)) {
+      yield* Console.log(
+        `  ${o.topic}-${o.partition}: committed ${o.committed} end ${o.highWatermark} lag ${Format.lag(o.committed, o.highWatermark)}`
+      )
     }
   })))).pipe(Command.withDescription("describe a group: members, assignments, committed offsets, lag"))
 
+/** The target of a reset, from exactly one of the `--to-*` options. */
+const resetTarget = (options: {
+  readonly toEarliest: boolean
+  readonly toLatest: boolean
+  readonly toOffset: Option.Option<number>
+  readonly toTimestamp: Option.Option<number>
+}): Effect.Effect<GroupAdmin.ResetTo, Common.CliError> => {
+  const chosen: Array<GroupAdmin.ResetTo> = [
+    ...(options.toEarliest ? ["earliest" as const] : []),
+    ...(options.toLatest ? ["latest" as const] : []),
+    ...Option.toArray(Option.map(options.toOffset, (offset) => ({ offset }))),
+    ...Option.toArray(Option.map(options.toTimestamp, (timestamp) => ({ timestamp })))
+  ]
+  return chosen.length === 1
+    ? Effect.succeed(chosen[0]!)
+    : Effect.fail(new Common.CliError({ message: "give exactly one of --to-earliest, --to-latest, --to-offset, --to-timestamp" }))
+}
+
+/** `fiberlog groups reset-offsets --group g --topic t --to-earliest|--to-latest|--to-offset N|--to-timestamp MS`. */
+const resetOffsets = Command.make("reset-offsets", {
+  ...Common.client,
+  group: Options.text("group").pipe(Options.withAlias("g")),
+  topic: Options.text("topic").pipe(Options.withAlias("t")),
+  toEarliest: Options.boolean("to-earliest"),
+  toLatest: Options.boolean("to-latest"),
+  toOffset: Options.integer("to-offset").pipe(Options.optional),
+  toTimestamp: Options.integer("to-timestamp").pipe(
+    Options.optional,
+    Options.withDescription("first offset whose record timestamp (ms since the epoch) is at or after this")
+  )
+}, (options) =>
+  Common.report(Effect.scoped(Effect.gen(function*() {
+    const to = yield* resetTarget(options)
+    const offsets = yield* (yield* admin(options)).resetOffsets(options.group, { topic: options.topic, to })
+    for (const o of offsets) yield* Console.log(`${o.topic}-${o.partition}: ${o.offset}`)
+  })))).pipe(Command.withDescription("move an inactive group's committed offsets of a topic"))
+
 /** `fiberlog groups`. */
 export const groups = Command.make("groups").pipe(
-  Command.withDescription("list and describe consumer groups"),
-  Command.withSubcommands([list, describe])
+  Command.withDescription("list, describe and reset consumer groups"),
+  Command.withSubcommands([list, describe, resetOffsets])
 )
