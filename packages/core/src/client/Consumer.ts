@@ -95,18 +95,26 @@ export const recordsFromBatches = (
   fetchOffset: number,
   batches: ReadonlyArray<Uint8Array>
 ): Either.Either<{ readonly records: Array<ConsumerRecord>; readonly nextOffset: number }, CorruptRecord> => {
-  const records: Array<ConsumerRecord> = []
+  let records: Array<ConsumerRecord> = []
   let nextOffset = fetchOffset
+  const { partition, topic } = tp
+  const build: RecordBatch.Build<ConsumerRecord> = (offset, timestamp, key, value, headers) => ({
+    topic,
+    partition,
+    offset,
+    timestamp,
+    key,
+    value,
+    headers
+  })
   for (const batch of batches) {
     const checked = RecordBatch.validate(batch)
     if (Either.isLeft(checked)) return Either.left(checked.left)
     if (checked.right.lastOffset < nextOffset) continue
-    const decoded = RecordBatch.decodeRecords(batch)
+    const decoded = RecordBatch.decodeRecordsWith(batch, fetchOffset, build)
     if (Either.isLeft(decoded)) return Either.left(decoded.left)
-    for (const r of decoded.right) {
-      if (r.offset < fetchOffset) continue
-      records.push({ topic: tp.topic, partition: tp.partition, ...r })
-    }
+    if (records.length === 0) records = decoded.right
+    else for (const r of decoded.right) records.push(r)
     nextOffset = checked.right.lastOffset + 1
   }
   return Either.right({ records, nextOffset })
@@ -185,7 +193,7 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
                 maxWaitMs,
                 minBytes,
                 replicaId: ReplicaProtocol.consumerReplicaId
-              }),
+              }, true), // the consumer's own settings: no validation per fetch
               { timeoutMs: maxWaitMs + cache.options.requestTimeoutMs }
             )
           ),

@@ -98,8 +98,11 @@ const utf8 = new TextEncoder()
 const toBytes = (b: Bytes | null | undefined): Uint8Array | null =>
   b === null || b === undefined ? null : typeof b === "string" ? utf8.encode(b) : b
 
+/** Shared by every record sent without headers (no array per record). */
+const noHeaders: ReadonlyArray<Record.Header> = Object.freeze([])
+
 const toHeaders = (headers: Message["headers"]): ReadonlyArray<Record.Header> => {
-  if (headers === undefined) return []
+  if (headers === undefined) return noHeaders
   if (Array.isArray(headers)) return headers as ReadonlyArray<Record.Header>
   return Object.entries(headers).map(([key, value]) => ({ key, value: toBytes(value as Bytes | null) }))
 }
@@ -225,7 +228,9 @@ export const make = (options: Options): Effect.Effect<Producer, ProducerError, S
         const partitionOf = new Array<number>(messages.length)
         const indexIn = new Array<number>(messages.length)
         const timestamps = new Array<number>(messages.length)
-        const byPartition = new Map<number, { records: Array<Record.Record>; bytes: number }>()
+        // Per partition (array by partition number, plus first-seen order, no Map per record).
+        const entries = new Array<{ records: Array<Record.Record>; bytes: number } | undefined>(numPartitions)
+        const seen: Array<number> = []
         for (let i = 0; i < messages.length; i++) {
           const m = messages[i]!
           const key = toBytes(m.key)
@@ -239,16 +244,20 @@ export const make = (options: Options): Effect.Effect<Producer, ProducerError, S
             headers: toHeaders(m.headers),
             timestamp: m.timestamp ?? now
           }
-          let entry = byPartition.get(partition)
-          if (entry === undefined) byPartition.set(partition, entry = { records: [], bytes: 0 })
+          let entry = entries[partition]
+          if (entry === undefined) {
+            entries[partition] = entry = { records: [], bytes: 0 }
+            seen.push(partition)
+          }
           partitionOf[i] = partition
           indexIn[i] = entry.records.length
           timestamps[i] = record.timestamp
           entry.records.push(record)
           entry.bytes += Sender.estimateBytes(record)
         }
-        const firstOffsets = yield* Effect.forEach(byPartition, ([partition, entry]) =>
+        const firstOffsets = yield* Effect.forEach(seen, (partition) =>
           Effect.gen(function*() {
+            const entry = entries[partition]!
             const sender = yield* senderFor(topic, partition)
             const deferred = yield* Deferred.make<number, Sender.SendError>()
             yield* sender.offer({ records: entry.records, bytes: entry.bytes, deferred })

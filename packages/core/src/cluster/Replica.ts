@@ -177,7 +177,7 @@ export const behavior = (options: Options) => {
       logEndOffset: state.logEndOffset,
       leaderEpoch: state.partition?.leaderEpoch ?? -1,
       ...extra
-    })
+    }, true) // built from the replica's own state: no validation on this hot path
 
   /** Asks the controller for a new ISR, off the actor's fiber; the answer comes back as `IsrChangeDone`. */
   const requestIsrChange = (ctx: Actor.Context<P.ReplicaProtocol>, state: State, newIsr: ReadonlyArray<number>) =>
@@ -251,7 +251,10 @@ export const behavior = (options: Options) => {
   /** Follower: the fetch loop. Each response goes to the actor, which appends and says where to go on. */
   const fetchLoop = (ctx: Actor.Context<P.ReplicaProtocol>, leaderNode: string, leaderEpoch: number) =>
     Effect.gen(function*() {
-      const leader = ctx.node.ref(Address.make(NodeId.make(leaderNode), P.replicaPath(tp.topic, tp.partition)), P.ReplicaProtocol)
+      const leader = ctx.node.ref(
+        new Address.Address({ node: NodeId.make(leaderNode), path: P.replicaPath(tp.topic, tp.partition) }, true),
+        P.ReplicaProtocol
+      )
       let fetchOffset = yield* log.logEndOffset
       let lastEpoch = LeaderEpochCache.latestEpoch(yield* log.epochs)
       while (true) {
@@ -266,7 +269,7 @@ export const behavior = (options: Options) => {
               replicaId: options.brokerId,
               currentLeaderEpoch: leaderEpoch,
               lastFetchedEpoch: lastEpoch
-            }),
+            }, true),
             { timeoutMs: options.fetchMaxWaitMs + 5_000 }
           )
         )
@@ -274,7 +277,7 @@ export const behavior = (options: Options) => {
           yield* Effect.sleep(Duration.millis(options.fetchBackoffMs))
           continue
         }
-        const next = yield* ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response.right }), { timeoutMs: 60_000 })
+        const next = yield* ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response.right }, true), { timeoutMs: 60_000 })
         if (next.stop) return
         fetchOffset = next.logEndOffset
         lastEpoch = next.lastEpoch
@@ -371,7 +374,10 @@ export const behavior = (options: Options) => {
           const logStartOffset = yield* log.logStartOffset
           const check = idempotent ? yield* ProducerState.check(state.producers, batchInfo) : undefined
           if (check?._tag === "Duplicate") {
-            result = new P.ProduceResult({ baseOffset: check.baseOffset, lastOffset: check.lastOffset, logAppendTimeMs: -1, logStartOffset })
+            result = new P.ProduceResult(
+              { baseOffset: check.baseOffset, lastOffset: check.lastOffset, logAppendTimeMs: -1, logStartOffset },
+              true
+            )
           } else {
             const info = yield* Effect.mapError(
               log.append(req.batch, { leaderEpoch: state.partition.leaderEpoch }),
@@ -379,7 +385,7 @@ export const behavior = (options: Options) => {
             )
             if (idempotent) state.producers = ProducerState.onAppend(state.producers, { ...batchInfo, baseOffset: info.baseOffset })
             state.logEndOffset = info.lastOffset + 1
-            result = new P.ProduceResult({ ...info, logStartOffset })
+            result = new P.ProduceResult({ ...info, logStartOffset }, true)
             wakeWaiters(state)
             advanceHighWatermark(options, state)
           }

@@ -43,6 +43,16 @@ export interface MemoryLog extends PartitionLog.PartitionLog {
   readonly options: Options
 }
 
+/**
+ * How a follower append stores its batch. A follower's batches are what the leader's log read
+ * returned, which nobody mutates (`ReadResult`: "do not mutate"); in process they are the leader's
+ * own stored arrays. Such a batch that is a whole array (not a view pinning a larger buffer, such
+ * as a network frame or a file read) is kept as is, sparing a copy per replica; anything else is
+ * copied.
+ */
+const followerAllocate = (batch: Uint8Array): PartitionLog.Allocate | "keep" =>
+  batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength ? "keep" : PartitionLog.allocateFresh
+
 /** First index whose batch has `lastOffset >= offset` (batches.length if none). */
 const search = (batches: ReadonlyArray<Stored>, offset: number): number => {
   let lo = 0
@@ -145,7 +155,7 @@ const fromState = (state: State, options: Options): MemoryLog => {
       ),
     appendAsFollower: (batch) =>
       open(() =>
-        Either.match(PartitionLog.prepareFollowerAppend(batch, state.logEndOffset), {
+        Either.match(PartitionLog.prepareFollowerAppend(batch, state.logEndOffset, followerAllocate(batch)), {
           onLeft: Effect.fail,
           onRight: (prepared) => Effect.succeed(store(prepared))
         })

@@ -148,12 +148,13 @@ export const prepareAppend = (
 
 /**
  * The follower's side: validate and check the batch continues exactly at `logEndOffset`; the
- * bytes are copied unchanged into `allocate(batch.length)`.
+ * bytes are copied unchanged into `allocate(batch.length)`, or kept as they are with `"keep"`
+ * (for a log that stores batches and may hold the caller's array: see `MemoryLog`).
  */
 export const prepareFollowerAppend = (
   batch: Uint8Array,
   logEndOffset: number,
-  allocate: Allocate = allocateFresh
+  allocate: Allocate | "keep" = allocateFresh
 ): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> =>
   Either.flatMap(RecordBatch.validate(batch), (h): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> => {
     if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
@@ -161,7 +162,7 @@ export const prepareFollowerAppend = (
       return Either.left(new NonContiguousOffset({ expectedOffset: logEndOffset, actualOffset: h.baseOffset }))
     }
     return Either.right({
-      bytes: copyInto(batch, allocate), // a copy (Buffer.slice would be a view)
+      bytes: allocate === "keep" ? batch : copyInto(batch, allocate), // a copy (Buffer.slice would be a view)
       header: h,
       info: {
         baseOffset: h.baseOffset,

@@ -74,23 +74,49 @@ const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes
 
 /** Encodes records into one batch; offset deltas are 0..n-1. */
 export const encode = (input: EncodeInput): Uint8Array =>
-  encodeAt({ ...input, records: input.records.map((record, offsetDelta) => ({ record, offsetDelta })) }, input.records.length - 1)
+  encodeRecords(input, input.records, undefined, input.records.length - 1)
 
 /** Encodes records with given offset deltas, keeping `lastOffsetDelta` (compaction keeps a batch's range). */
 export const encodeAt = (
   input: Omit<EncodeInput, "records"> & { readonly records: ReadonlyArray<RecordAt> },
   lastOffsetDelta: number
+): Uint8Array =>
+  encodeRecords(
+    input,
+    input.records.map((r) => r.record),
+    input.records.map((r) => r.offsetDelta),
+    lastOffsetDelta
+  )
+
+/**
+ * The encoder: a size pre-pass (body sizes kept in a typed array, no object per record), then
+ * one pass writing header and records into an array of exactly the right size.
+ */
+const encodeRecords = (
+  input: Omit<EncodeInput, "records">,
+  records: ReadonlyArray<Record.Record>,
+  offsetDeltas: ReadonlyArray<number> | undefined,
+  lastOffsetDelta: number
 ): Uint8Array => {
-  const records = input.records
-  let firstTimestamp = records.length === 0 ? -1 : records[0]!.record.timestamp
+  const n = records.length
+  let firstTimestamp = n === 0 ? -1 : records[0]!.timestamp
   let maxTimestamp = -1
-  for (const r of records) {
-    if (r.record.timestamp < firstTimestamp) firstTimestamp = r.record.timestamp
-    if (r.record.timestamp > maxTimestamp) maxTimestamp = r.record.timestamp
+  for (let i = 0; i < n; i++) {
+    const t = records[i]!.timestamp
+    if (t < firstTimestamp) firstTimestamp = t
+    if (t > maxTimestamp) maxTimestamp = t
   }
-  const laid = records.map((r) => Codec.lay(r.record, r.offsetDelta, r.record.timestamp - firstTimestamp))
+  const bodySizes = new Float64Array(n)
+  let keys: Array<ReadonlyArray<Uint8Array> | undefined> | undefined
   let size = HEADER_BYTES
-  for (const l of laid) size += Codec.varintSize(l.bodySize) + l.bodySize
+  for (let i = 0; i < n; i++) {
+    const record = records[i]!
+    const recordKeys = Codec.headerKeys(record)
+    if (recordKeys !== undefined) (keys ??= new Array(n))[i] = recordKeys
+    const body = Codec.bodySize(record, offsetDeltas === undefined ? i : offsetDeltas[i]!, record.timestamp - firstTimestamp, recordKeys)
+    bodySizes[i] = body
+    size += Codec.varintSize(body) + body
+  }
   const bytes = new Uint8Array(size)
   const view = viewOf(bytes)
   Codec.setInt64(view, 0, input.baseOffset ?? 0)
@@ -104,9 +130,20 @@ export const encodeAt = (
   Codec.setInt64(view, 43, input.producerId ?? -1)
   view.setInt16(51, input.producerEpoch ?? -1)
   view.setInt32(53, input.baseSequence ?? -1)
-  view.setInt32(57, records.length)
+  view.setInt32(57, n)
   let at = HEADER_BYTES
-  for (const l of laid) at = Codec.writeRecord(bytes, at, l)
+  for (let i = 0; i < n; i++) {
+    const record = records[i]!
+    at = Codec.writeRecord(
+      bytes,
+      at,
+      bodySizes[i]!,
+      record,
+      offsetDeltas === undefined ? i : offsetDeltas[i]!,
+      record.timestamp - firstTimestamp,
+      keys?.[i]
+    )
+  }
   view.setUint32(17, crc32c(bytes.subarray(CRC_START)))
   return bytes
 }
@@ -226,20 +263,45 @@ export const split = (
 }
 
 /** Decodes the records of a valid batch with absolute offsets and timestamps. */
-export const decodeRecords = (bytes: Uint8Array): Either.Either<Array<Record.RecordWithOffset>, CorruptRecord> => {
-  const h = header(bytes)
-  const out: Array<Record.RecordWithOffset> = []
+export const decodeRecords = (bytes: Uint8Array): Either.Either<Array<Record.RecordWithOffset>, CorruptRecord> =>
+  decodeRecordsWith(bytes, -Infinity, (offset, timestamp, key, value, headers) => ({ offset, timestamp, key, value, headers }))
+
+/** Builds a decoded record (absolute offset and timestamp) in the caller's own shape. */
+export type Build<A> = (
+  offset: number,
+  timestamp: number,
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: ReadonlyArray<Record.Header>
+) => A
+
+/**
+ * Decodes the records of a valid batch at or after `fromOffset`, each built by `build` (one
+ * object per record, no intermediate; keys and values are views of the batch). Records below
+ * `fromOffset` are read (to check them) but not built.
+ */
+export const decodeRecordsWith = <A>(
+  bytes: Uint8Array,
+  fromOffset: number,
+  build: Build<A>
+): Either.Either<Array<A>, CorruptRecord> => {
+  const view = viewOf(bytes)
+  const base = Codec.getInt64(view, 0)
+  const logAppendTime = (view.getInt16(21) & TIMESTAMP_TYPE_BIT) !== 0
+  const timestampBase = Codec.getInt64(view, logAppendTime ? 35 : 27)
+  const recordCount = view.getInt32(57)
+  const out: Array<A> = []
   const cursor: Codec.Cursor = { pos: HEADER_BYTES }
-  for (let i = 0; i < h.recordCount; i++) {
-    const raw = Codec.readRecord(bytes, cursor, bytes.length)
-    if (raw === undefined) return Either.left(new CorruptRecord({ reason: `malformed record ${i}` }))
-    out.push({
-      offset: h.baseOffset + raw.offsetDelta,
-      timestamp: h.timestampType === "LogAppendTime" ? h.maxTimestamp : h.firstTimestamp + raw.timestampDelta,
-      key: raw.key,
-      value: raw.value,
-      headers: raw.headers
-    })
+  const part: Codec.Build<A | null> = (offsetDelta, timestampDelta, key, value, headers) => {
+    const offset = base + offsetDelta
+    return offset < fromOffset
+      ? null
+      : build(offset, logAppendTime ? timestampBase : timestampBase + timestampDelta, key, value, headers)
+  }
+  for (let i = 0; i < recordCount; i++) {
+    const record = Codec.readRecordWith(bytes, cursor, bytes.length, part)
+    if (record === undefined) return Either.left(new CorruptRecord({ reason: `malformed record ${i}` }))
+    if (record !== null) out.push(record)
   }
   return Either.right(out)
 }

@@ -18,7 +18,10 @@ export const replicaRef = (
   topic: string,
   partition: number
 ): Actor.ActorRef<ReplicaProtocol.ReplicaProtocol> =>
-  client.ref(Address.make(node, ReplicaProtocol.replicaPath(topic, partition)), ReplicaProtocol.ReplicaProtocol)
+  client.ref(
+    new Address.Address({ node, path: ReplicaProtocol.replicaPath(topic, partition) }, true), // fields already typed: no validation
+    ReplicaProtocol.ReplicaProtocol
+  )
 
 /** Runs `f` against the partition's leader, retrying retriable failures (see module doc). */
 export const withRetries = <A, E extends { readonly _tag: string }>(

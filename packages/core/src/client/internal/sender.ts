@@ -126,11 +126,15 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
     let needsNewIdentity = false
     let nextSequence = 0
     let previous: Deferred.Deferred<boolean> | undefined
-    const replica = (nodeId: Address.Address["node"]) =>
-      config.node.ref(
-        Address.make(nodeId, ReplicaProtocol.replicaPath(config.topic, config.partition)),
-        ReplicaProtocol.ReplicaProtocol
-      )
+    const path = ReplicaProtocol.replicaPath(config.topic, config.partition)
+    let replicaCache: { readonly nodeId: Address.Address["node"]; readonly ref: Actor.ActorRef<ReplicaProtocol.ReplicaProtocol> } | undefined
+    /** The leader's replica ref, kept while the leader stays on the same node (one ref per leader, not per request). */
+    const replica = (nodeId: Address.Address["node"]) => {
+      if (replicaCache?.nodeId !== nodeId) {
+        replicaCache = { nodeId, ref: config.node.ref(new Address.Address({ node: nodeId, path }, true), ReplicaProtocol.ReplicaProtocol) }
+      }
+      return replicaCache.ref
+    }
 
     const complete = (group: ReadonlyArray<Pending>, exit: Exit.Exit<number, SendError>) =>
       Effect.sync(() => {
@@ -152,7 +156,7 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
                 acks: config.acks,
                 timeoutMs: config.requestTimeoutMs,
                 batch: bytes
-              }),
+              }, true), // the producer's own settings and batch: no validation per request
               { timeoutMs: config.requestTimeoutMs + askSlackMs }
             )
           ),
@@ -192,8 +196,13 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
           identity = fresh.right
           nextSequence = 0
         }
-        const records: Array<Record.Record> = []
-        for (const p of group) for (const r of p.records) records.push(r)
+        let count = 0
+        for (const p of group) count += p.records.length
+        const records = group.length === 1 ? group[0]!.records : new Array<Record.Record>(count)
+        if (group.length > 1) {
+          let at = 0
+          for (const p of group) for (let i = 0; i < p.records.length; i++) (records as Array<Record.Record>)[at++] = p.records[i]!
+        }
         const baseSequence = identity === undefined ? -1 : nextSequence
         if (identity !== undefined) nextSequence = ProducerState.incrementSequence(nextSequence, records.length)
         const bytes = RecordBatch.encode({

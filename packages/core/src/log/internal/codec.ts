@@ -21,6 +21,7 @@ export const getInt64 = (view: DataView, at: number): number =>
 
 /** Bytes taken by the zig-zag varint encoding of `n`. */
 export const varintSize = (n: number): number => {
+  if (n >= 0 && n < 64) return 1
   let z = n >= 0 ? n * 2 : -n * 2 - 1
   let size = 1
   while (z >= 128) {
@@ -32,6 +33,10 @@ export const varintSize = (n: number): number => {
 
 /** Writes `n` as a zig-zag varint at `at`; returns the next position. */
 export const writeVarint = (buf: Uint8Array, at: number, n: number): number => {
+  if (n >= 0 && n < 64) {
+    buf[at] = n << 1
+    return at + 1
+  }
   let z = n >= 0 ? n * 2 : -n * 2 - 1
   while (z >= 128) {
     buf[at++] = (z % 128) | 0x80
@@ -48,6 +53,11 @@ export interface Cursor {
 
 /** Reads a zig-zag varint at the cursor, advancing it. */
 export const readVarint = (buf: Uint8Array, cursor: Cursor): number => {
+  const first = buf[cursor.pos]
+  if (first !== undefined && first < 0x80) {
+    cursor.pos++
+    return (first & 1) === 0 ? first >>> 1 : -((first + 1) >>> 1)
+  }
   let z = 0
   let mul = 1
   for (let i = 0; i < 10; i++) {
@@ -63,47 +73,64 @@ export const readVarint = (buf: Uint8Array, cursor: Cursor): number => {
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
-/** A record ready to be laid out: timestamp and offset deltas already known. */
-export interface Laid {
-  readonly record: Record.Record
-  readonly offsetDelta: number
-  readonly timestampDelta: number
-  readonly headerKeys: ReadonlyArray<Uint8Array>
-  readonly bodySize: number
-}
+const bytesSize = (b: Uint8Array | null): number => (b === null ? 1 : varintSize(b.length) + b.length)
 
-const bytesSize = (b: Uint8Array | null): number => (b === null ? varintSize(-1) : varintSize(b.length) + b.length)
+/** The UTF-8 header keys of a record, or `undefined` when it has no headers (the common case). */
+export const headerKeys = (record: Record.Record): ReadonlyArray<Uint8Array> | undefined =>
+  record.headers.length === 0 ? undefined : record.headers.map((h) => utf8Encoder.encode(h.key))
 
-/** Computes the body size of one record (everything after its length varint). */
-export const lay = (record: Record.Record, offsetDelta: number, timestampDelta: number): Laid => {
-  const headerKeys = record.headers.map((h) => utf8Encoder.encode(h.key))
+/**
+ * The body size of one record (everything after its length varint). Plain numbers in, a number
+ * out: the encoder runs this as a size pre-pass without building an object per record.
+ */
+export const bodySize = (
+  record: Record.Record,
+  offsetDelta: number,
+  timestampDelta: number,
+  keys: ReadonlyArray<Uint8Array> | undefined
+): number => {
   let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(record.key) + bytesSize(record.value)
   size += varintSize(record.headers.length)
-  for (let i = 0; i < headerKeys.length; i++) {
-    size += varintSize(headerKeys[i]!.length) + headerKeys[i]!.length + bytesSize(record.headers[i]!.value)
+  if (keys !== undefined) {
+    for (let i = 0; i < keys.length; i++) {
+      size += varintSize(keys[i]!.length) + keys[i]!.length + bytesSize(record.headers[i]!.value)
+    }
   }
-  return { record, offsetDelta, timestampDelta, headerKeys, bodySize: size }
+  return size
 }
 
 const writeBytes = (buf: Uint8Array, at: number, b: Uint8Array | null): number => {
-  if (b === null) return writeVarint(buf, at, -1)
+  if (b === null) {
+    buf[at] = 1 // zig-zag -1
+    return at + 1
+  }
   at = writeVarint(buf, at, b.length)
   buf.set(b, at)
   return at + b.length
 }
 
-/** Writes one laid-out record (length varint first); returns the next position. */
-export const writeRecord = (buf: Uint8Array, at: number, laid: Laid): number => {
-  at = writeVarint(buf, at, laid.bodySize)
+/** Writes one record (length varint first) whose body size is `size`; returns the next position. */
+export const writeRecord = (
+  buf: Uint8Array,
+  at: number,
+  size: number,
+  record: Record.Record,
+  offsetDelta: number,
+  timestampDelta: number,
+  keys: ReadonlyArray<Uint8Array> | undefined
+): number => {
+  at = writeVarint(buf, at, size)
   buf[at++] = 0 // record attributes (unused, as in Kafka)
-  at = writeVarint(buf, at, laid.timestampDelta)
-  at = writeVarint(buf, at, laid.offsetDelta)
-  at = writeBytes(buf, at, laid.record.key)
-  at = writeBytes(buf, at, laid.record.value)
-  at = writeVarint(buf, at, laid.record.headers.length)
-  for (let i = 0; i < laid.headerKeys.length; i++) {
-    at = writeBytes(buf, at, laid.headerKeys[i]!)
-    at = writeBytes(buf, at, laid.record.headers[i]!.value)
+  at = writeVarint(buf, at, timestampDelta)
+  at = writeVarint(buf, at, offsetDelta)
+  at = writeBytes(buf, at, record.key)
+  at = writeBytes(buf, at, record.value)
+  at = writeVarint(buf, at, record.headers.length)
+  if (keys !== undefined) {
+    for (let i = 0; i < keys.length; i++) {
+      at = writeBytes(buf, at, keys[i]!)
+      at = writeBytes(buf, at, record.headers[i]!.value)
+    }
   }
   return at
 }
@@ -128,8 +155,23 @@ export interface Raw {
   readonly headers: ReadonlyArray<Record.Header>
 }
 
-/** Reads one record at the cursor; `undefined` if the bytes are malformed. */
-export const readRecord = (buf: Uint8Array, cursor: Cursor, limit: number): Raw | undefined => {
+/** Builds a decoded record from its parts (deltas still relative to the batch). */
+export type Build<A> = (
+  offsetDelta: number,
+  timestampDelta: number,
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: ReadonlyArray<Record.Header>
+) => A
+
+/** The headers of a record without any: one shared, frozen array instead of one per record. */
+export const noHeaders: ReadonlyArray<Record.Header> = Object.freeze([])
+
+/**
+ * Reads one record at the cursor and hands its parts to `build` (so a caller gets its own record
+ * shape without an intermediate object); `undefined` if the bytes are malformed.
+ */
+export const readRecordWith = <A>(buf: Uint8Array, cursor: Cursor, limit: number, build: Build<A>): A | undefined => {
   const len = readVarint(buf, cursor)
   if (!(len > 0) || cursor.pos + len > limit) return undefined
   const end = cursor.pos + len
@@ -142,13 +184,29 @@ export const readRecord = (buf: Uint8Array, cursor: Cursor, limit: number): Raw 
   if (key === undefined || value === undefined || !(headerCount >= 0) || Number.isNaN(offsetDelta + timestampDelta)) {
     return undefined
   }
-  const headers: Array<Record.Header> = []
-  for (let i = 0; i < headerCount; i++) {
-    const hk = readBytes(buf, cursor, end)
-    const hv = readBytes(buf, cursor, end)
-    if (hk === undefined || hk === null || hv === undefined) return undefined
-    headers.push({ key: utf8Decoder.decode(hk), value: hv })
+  let headers = noHeaders
+  if (headerCount > 0) {
+    const read: Array<Record.Header> = []
+    for (let i = 0; i < headerCount; i++) {
+      const hk = readBytes(buf, cursor, end)
+      const hv = readBytes(buf, cursor, end)
+      if (hk === undefined || hk === null || hv === undefined) return undefined
+      read.push({ key: utf8Decoder.decode(hk), value: hv })
+    }
+    headers = read
   }
   if (cursor.pos !== end) return undefined
-  return { offsetDelta, timestampDelta, key, value, headers }
+  return build(offsetDelta, timestampDelta, key, value, headers)
 }
+
+const raw: Build<Raw> = (offsetDelta, timestampDelta, key, value, headers) => ({
+  offsetDelta,
+  timestampDelta,
+  key,
+  value,
+  headers
+})
+
+/** Reads one record at the cursor; `undefined` if the bytes are malformed. */
+export const readRecord = (buf: Uint8Array, cursor: Cursor, limit: number): Raw | undefined =>
+  readRecordWith(buf, cursor, limit, raw)
