@@ -12,11 +12,17 @@
  * the script prints a line saying so and skips them.
  *
  *   npm run bench:tcp        (BENCH_RECORDS=200000 by default)
+ *
+ * BENCH_ONLY=tcp-rf1 | tcp-rf3 runs one scenario; BENCH_ONLY=transport runs only the transport:
+ * two nodes in this process over loopback TCP, asks carrying a BENCH_PAYLOAD-byte (default 100 000)
+ * Uint8Array, BENCH_IN_FLIGHT (default 16) at a time. BENCH_VERBOSE=1 shows the brokers' output;
+ * BENCH_PROFILE=1 stops the brokers with SIGTERM (so a profiler loaded by NODE_OPTIONS=--import can
+ * write its profile) before they are killed.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Admin, Consumer, Producer } from "@fiberlog/core"
-import { LocalCluster, Server } from "@fiberlog/node"
-import { Effect, Logger, LogLevel } from "effect"
+import { Actor, Address, Admin, Consumer, Node, NodeId, Producer } from "@fiberlog/core"
+import { LocalCluster, Server, TcpNetwork } from "@fiberlog/node"
+import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { execFileSync } from "node:child_process"
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000)
@@ -30,7 +36,11 @@ const value = () => new Uint8Array(valueBytes)
 
 const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
   Effect.gen(function*() {
-    const cluster = yield* LocalCluster.make({ brokers, fetchMaxWaitMs: 50 })
+    const cluster = yield* LocalCluster.make({
+      brokers,
+      fetchMaxWaitMs: 50,
+      ...(process.env.BENCH_VERBOSE ? { onOutput: (node: string, line: string) => console.error(`[${node}] ${line}`) } : {})
+    })
     const connection = yield* Server.connect({ clusterId: cluster.clusterId, bootstrap: cluster.bootstrap })
     const client = { node: connection.node, bootstrap: connection.bootstrap }
     const admin = yield* Admin.make(client)
@@ -96,6 +106,14 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
     }
     yield* reader2.await
     latencies.sort((a, b) => a - b)
+    if (process.env.BENCH_PROFILE) {
+      // Let the brokers exit on their own (SIGTERM) so `--cpu-prof` in NODE_OPTIONS writes profiles.
+      for (let id = 1; id <= brokers; id++) {
+        const pid = cluster.pid(id)
+        if (pid !== undefined) process.kill(pid, "SIGTERM")
+      }
+      yield* Effect.sleep("3 seconds")
+    }
     return {
       name,
       perSec: Math.round(perSec),
@@ -108,6 +126,43 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
     }
   }).pipe(Effect.scoped)
 
+class Put extends Schema.TaggedRequest<Put>()("Put", {
+  failure: Schema.Never,
+  success: Schema.Number,
+  payload: { data: Schema.Uint8ArrayFromSelf }
+}) {}
+const Sink = Schema.Union(Put)
+
+/** The transport alone: asks with a binary payload between two nodes over loopback TCP. */
+const transport = Effect.gen(function*() {
+  const payloadBytes = Number(process.env.BENCH_PAYLOAD ?? 100_000)
+  const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 16)
+  const asks = Math.max(100, Math.round(400e6 / Math.max(payloadBytes, 10_000)))
+  const directory = TcpNetwork.directory({ a: { host: "127.0.0.1", port: 0 }, b: { host: "127.0.0.1", port: 0 } })
+  const layer = Layer.orDie(TcpNetwork.layer({ clusterId: "bench", directory, maxFrameBytes: 64 << 20 }))
+  const a = yield* Node.make({ id: NodeId.make("a") }).pipe(Effect.provide(layer))
+  const b = yield* Node.make({ id: NodeId.make("b") }).pipe(Effect.provide(layer))
+  yield* Effect.orDie(b.spawn("sink", Actor.behavior({
+    protocol: Sink,
+    init: () => Effect.succeed(0),
+    handlers: { Put: (n, msg) => Effect.succeed([msg.data.length, n + 1] as const) }
+  })))
+  const ref = a.ref(Address.make(NodeId.make("b"), "sink"), Sink)
+  const data = new Uint8Array(payloadBytes)
+  const put = ref.ask(new Put({ data }), { timeoutMs: 30_000 })
+  yield* Effect.forEach(Array.from({ length: Math.ceil(asks / 10) }), () => put, { concurrency: inFlight, discard: true })
+  const start = performance.now()
+  yield* Effect.forEach(Array.from({ length: asks }), () => put, { concurrency: inFlight, discard: true })
+  const seconds = (performance.now() - start) / 1000
+  return {
+    name: "tcp-transport",
+    payloadBytes,
+    inFlight,
+    asksPerSec: Math.round(asks / seconds),
+    mbPerSec: Number((asks * payloadBytes / seconds / 1e6).toFixed(1))
+  }
+}).pipe(Effect.scoped)
+
 const installed = (binary: string) => {
   try {
     execFileSync("which", [binary], { stdio: "ignore" })
@@ -118,11 +173,13 @@ const installed = (binary: string) => {
 }
 
 const program = Effect.gen(function*() {
-  const rf1 = yield* scenario("tcp-rf1", 1)
-  const rf3 = yield* scenario("tcp-rf3", 3)
+  const only = process.env.BENCH_ONLY
+  if (only === "transport") return console.log(JSON.stringify(yield* Effect.orDie(transport)))
+  const rf1 = only === "tcp-rf3" ? undefined : yield* scenario("tcp-rf1", 1)
+  const rf3 = only === "tcp-rf1" ? undefined : yield* scenario("tcp-rf3", 3)
   const peers = ["redis-server", "nats-server"].filter(installed)
-  console.log(JSON.stringify({ ...rf1, ratioToRedis: null, ratioToNats: null }))
-  console.log(JSON.stringify(rf3))
+  if (rf1) console.log(JSON.stringify({ ...rf1, ratioToRedis: null, ratioToNats: null }))
+  if (rf3) console.log(JSON.stringify(rf3))
   if (peers.length < 2) {
     console.log(JSON.stringify({
       name: "peers",

@@ -65,6 +65,9 @@ export class Link {
   private readonly wake = Effect.unsafeMakeLatch(false)
   private readonly space = Effect.unsafeMakeLatch(true)
   private paused = false
+  /** Reads taken off the socket and not yet handed to the decoder. */
+  private held: Array<Uint8Array> = []
+  private heldBytes = 0
   private pendingFrameBytes = 0
   /** Completed once the frame queued by `fail` is taken, then once the batch after it is asked for. */
   private flushWaiter: Deferred.Deferred<void> | undefined
@@ -157,21 +160,42 @@ export class Link {
     return Effect.zipRight(this.wake.await, this.takeBatch)
   })
 
-  /** Counts bytes read off the socket; pauses reading past `maxInboundBytes`. */
-  private readonly onData = (data: Uint8Array | string): Uint8Array => {
+  /**
+   * Takes one read off the socket: holds it for the decoder and counts it; pauses reading past
+   * `maxInboundBytes`. What reaches the mailbox is only the count: `guard` hands the held bytes over.
+   */
+  private readonly onData = (data: Uint8Array | string): number => {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data
+    this.held.push(bytes)
+    this.heldBytes += bytes.length
     this.inboundBytes += bytes.length
     if (!this.paused && this.inboundBytes > this.limits.maxInboundBytes && this.duplex !== undefined) {
       this.paused = true
       this.duplex.pause()
     }
-    return bytes
+    return bytes.length
   }
 
-  /** Takes read bytes into the decoder: resumes reading, enforces `maxFrameBytes`. */
-  private readonly guard = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<Chunk.Chunk<Uint8Array>, FrameTooLarge> => {
-    let bytes = 0
-    for (const piece of chunk) bytes += piece.length
+  /**
+   * Hands the held reads to the decoder as one buffer: at once at a frame's start or once as many
+   * bytes wait as the decoder already holds of an incomplete frame, else after one more event-loop
+   * turn (whose reads join them). `MsgPack.unpack` copies its incomplete frame with every buffer it
+   * gets: one buffer per turn instead of one per 64 KiB read cuts that copying of a large frame by
+   * the reads per turn. Resumes reading, and enforces `maxFrameBytes`.
+   */
+  private readonly guard = (_reads: Chunk.Chunk<number>): Effect.Effect<Chunk.Chunk<Uint8Array>, FrameTooLarge> =>
+    Effect.suspend(() => {
+      if (this.heldBytes === 0) return Effect.succeed(Chunk.empty())
+      // Inside a large frame, let one event-loop turn's reads join the held ones first.
+      if (!releaseReads(this.pendingFrameBytes, this.heldBytes)) return Effect.zipRight(nextTurn, this.release())
+      return this.release()
+    })
+
+  private release(): Effect.Effect<Chunk.Chunk<Uint8Array>, FrameTooLarge> {
+    const bytes = this.heldBytes
+    const buffer = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, bytes)
+    this.held = []
+    this.heldBytes = 0
     this.inboundBytes -= bytes
     if (this.paused && this.inboundBytes <= this.limits.maxInboundBytes / 2) {
       this.paused = false
@@ -182,7 +206,7 @@ export class Link {
     if (this.pendingFrameBytes > this.limits.maxFrameBytes + bytes) {
       return Effect.fail(new FrameTooLarge({ bytes: this.pendingFrameBytes, maxBytes: this.limits.maxFrameBytes }))
     }
-    return Effect.succeed(chunk)
+    return Effect.succeed(Chunk.of(buffer))
   }
 
   /** Handles the frames of one read, in order. */
@@ -292,6 +316,19 @@ export class Link {
     )
   }
 }
+
+/**
+ * Whether to hand `heldBytes` of reads to the decoder, which holds `pendingBytes` of an
+ * incomplete frame: at a frame's start, or once the held bytes at least double what it holds.
+ */
+export const releaseReads = (pendingBytes: number, heldBytes: number): boolean =>
+  pendingBytes === 0 || heldBytes >= pendingBytes
+
+/** Completes after the event loop's next I/O poll (reads arriving meanwhile are taken first). */
+const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
 
 /** Maps what a connection can fail with to its typed error. */
 const toConnectionError = (error: unknown): ConnectionError => {

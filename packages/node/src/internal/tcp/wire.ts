@@ -2,7 +2,7 @@
  * What travels on a TCP connection: handshake frames, then `Envelope.Wire` envelopes, each one
  * MessagePack value (the framing is `@effect/platform`'s `MsgPack` channels). Plus the two pure
  * walks around them: `measure` (is a payload plain data, and how large can its MessagePack be at
- * most) and `detach` (copy received binaries out of the socket's read buffers).
+ * most) and `detach` (own received binaries without pinning much more of the read buffers).
  *
  * @internal
  */
@@ -115,14 +115,24 @@ export const measure = (value: unknown, depth = 0): Either.Either<number, string
 }
 
 /**
- * Replaces, in place, every binary in a received value by an exact-size `Uint8Array` copy, so a
- * record batch neither pins the socket's read buffer nor arrives as a Node `Buffer`. Fails past
- * `maxDepth`.
+ * A received binary as a plain `Uint8Array` that pins at most twice its size: a view when it fills
+ * at least half of the read buffer it lies in (a record batch in a large frame: no copy), else an
+ * exact-size copy (so a small binary does not keep a large read buffer alive).
+ */
+export const own = (bytes: Uint8Array): Uint8Array =>
+  2 * bytes.byteLength >= bytes.buffer.byteLength
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : new Uint8Array(bytes)
+
+/**
+ * Replaces, in place, every binary in a received value by its `own` form, so a record batch
+ * neither pins much more of the socket's read buffers than itself nor arrives as a Node `Buffer`.
+ * Fails past `maxDepth`.
  */
 export const detach = (value: unknown, depth = 0): Either.Either<unknown, string> => {
   if (depth > maxDepth) return Either.left(`nested deeper than ${maxDepth}`)
   if (typeof value !== "object" || value === null) return Either.right(value)
-  if (value instanceof Uint8Array) return Either.right(new Uint8Array(value))
+  if (value instanceof Uint8Array) return Either.right(own(value))
   const record = value as Record<string, unknown>
   for (const key in record) {
     const item = record[key]
