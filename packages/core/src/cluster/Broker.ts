@@ -154,7 +154,6 @@ export const behavior = (options: Options) => {
           for (const listener of state.listeners) yield* listener(msg.metadata)
           return state
         }),
-      HeartbeatTick: (state) => Effect.succeed(state),
       GetMetadata: (state) => Effect.succeed([state.metadata, state] as const),
       CreateTopic: (state, req, ctx) =>
         Effect.succeed([

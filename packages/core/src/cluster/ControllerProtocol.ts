@@ -144,13 +144,9 @@ export class MetadataUpdate extends Schema.TaggedClass<MetadataUpdate>()("Metada
   metadata: ClusterMetadata
 }) {}
 
-/** Internal: a broker's heartbeat timer. */
-export class HeartbeatTick extends Schema.TaggedClass<HeartbeatTick>()("HeartbeatTick", {}) {}
-
 /** Everything a broker accepts: metadata pushes, and client requests it answers or forwards. */
 export const BrokerProtocol = Schema.Union(
   MetadataUpdate,
-  HeartbeatTick,
   GetMetadata,
   CreateTopic,
   DeleteTopic,

@@ -191,7 +191,6 @@ const broker = (shared: Shared, brokerId: number) =>
       }),
     handlers: {
       MetadataUpdate: (s) => Effect.succeed(s),
-      HeartbeatTick: (s) => Effect.succeed(s),
       GetMetadata: (s) =>
         Effect.sync(() => {
           shared.metadataRequests.count++
