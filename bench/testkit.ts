@@ -1,22 +1,32 @@
 /**
  * Schedules per minute: how many 3-broker, 30-simulated-second fault schedules (workload,
  * nemesis with 3+ faults, heal, settle, liveness, drain, every checker) the testkit runs per
- * minute of wall time on one core. Prints `{"name": "schedules", "perMinute": n}`.
+ * minute of wall time, on one core. Schedules are independent simulations: with
+ * `FIBERLOG_BENCH_WORKERS=n` they run in n child processes (worth it only on idle cores; on this
+ * shared, loaded 2-core machine two workers measured slower than one, each paying its own JIT warm-up).
+ * Prints `{"name": "schedules", "perMinute": n}` (all workers), plus `perMinutePerWorker`.
+ * The clock starts once every worker has loaded its modules (the first cases still pay the JIT).
  */
+import { availableParallelism } from "node:os"
+import { type ChildProcess, fork } from "node:child_process"
 import { Effect, FastCheck as fc } from "effect"
 import * as Nemesis from "../packages/testkit/src/Nemesis.js"
 import * as Property from "../packages/testkit/src/Property.js"
 
 const brokers = 3
 const durationMs = 30_000
-const count = Number(process.env.FIBERLOG_BENCH_SCHEDULES ?? 10)
+const count = Number(process.env.FIBERLOG_BENCH_SCHEDULES ?? 12)
+const workers = Math.max(1, Math.min(availableParallelism(), Number(process.env.FIBERLOG_BENCH_WORKERS ?? 1) || 1))
 
-/** The configuration property (a) uses: acks=all, minISR=2, clean election, idempotent producers. */
+/**
+ * The configuration property (a) uses: acks=all, minISR=2, clean election, idempotent producers,
+ * with the testkit's own property timings (see packages/testkit/test/fixtures.ts).
+ */
 export const options: Property.Options = {
   seed: 1,
   runs: count,
   durationMs,
-  cluster: { brokers, sessionTimeoutMs: 3_000, replicaLagTimeMs: 2_000, fetchMaxWaitMs: 500 },
+  cluster: { brokers, sessionTimeoutMs: 3_000, replicaLagTimeMs: 2_000, fetchMaxWaitMs: 2_000 },
   workload: {
     topic: "bench",
     partitions: 2,
@@ -26,19 +36,72 @@ export const options: Property.Options = {
       { name: "p0", acks: -1, idempotent: true, intervalMs: 200 },
       { name: "p1", acks: -1, idempotent: true, intervalMs: 200 }
     ],
-    consumers: 1
+    consumers: 1,
+    fetchMaxWaitMs: 2_000
   },
   schedule: Nemesis.schedule({ brokers, partitions: 2, durationMs, kinds: ["crash", "crash-leader", "split", "isolate", "pause"] }),
   checkers: ["lost-write", "duplicate", "inconsistent-offsets", "nonmonotonic-poll", "unseen", "leader-not-from-isr", "liveness"]
 }
 
-const main = Effect.gen(function*() {
-  const cases = fc.sample(fc.record({ seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), schedule: options.schedule }), { seed: 1, numRuns: count })
-  const start = performance.now()
-  let findings = 0
-  for (const c of cases) findings += (yield* Property.runCase(options, c)).findings.length
-  const elapsedMs = performance.now() - start
-  console.log(JSON.stringify({ name: "schedules", perMinute: Math.round((count * 60_000) / elapsedMs), schedules: count, brokers, simulatedMs: durationMs, findings }))
-})
+const cases = () => fc.sample(fc.record({ seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), schedule: options.schedule }), { seed: 1, numRuns: count })
 
-if (process.argv[1]?.endsWith("testkit.ts")) Effect.runPromise(main)
+/** Runs `mine` one after another; the number of findings. */
+const runAll = (mine: ReadonlyArray<Property.Case>) =>
+  Effect.gen(function*() {
+    let findings = 0
+    for (const c of mine) findings += (yield* Property.runCase(options, c)).findings.length
+    return findings
+  })
+
+/** Worker: runs cases `index, index + workers, ...` when told to start; sends the findings count. */
+const worker = (index: number) => {
+  const mine = cases().filter((_, i) => i % workers === index)
+  process.once("message", () => {
+    Effect.runPromise(runAll(mine)).then((findings) => process.send!({ findings }, () => process.disconnect()))
+  })
+  process.send!("ready")
+}
+
+const main = async () => {
+  if (workers === 1) {
+    const all = cases()
+    const start = performance.now()
+    const cpu = process.cpuUsage()
+    const findings = await Effect.runPromise(runAll(all))
+    const perMinute = Math.round((count * 60_000) / (performance.now() - start))
+    const used = process.cpuUsage(cpu)
+    // CPU time per schedule: steadier than wall time on a machine shared with other work.
+    const cpuMsPerSchedule = Math.round((used.user + used.system) / 1_000 / count)
+    console.log(JSON.stringify({ name: "schedules", perMinute, cpuMsPerSchedule, workers, schedules: count, brokers, simulatedMs: durationMs, findings }))
+    return
+  }
+  // A child inherits tsx's loader and the source condition through `process.execArgv`.
+  const children: Array<ChildProcess> = Array.from({ length: Math.min(workers, count) }, (_, index) =>
+    fork(process.argv[1]!, [], { env: { ...process.env, FIBERLOG_BENCH_WORKER: String(index) } }))
+  await Promise.all(children.map((c) => new Promise<void>((resolve) => c.once("message", () => resolve()))))
+  const start = performance.now()
+  const results = await Promise.all(children.map((c) =>
+    new Promise<number>((resolve, reject) => {
+      c.once("message", (m: { findings: number }) => resolve(m.findings))
+      c.once("error", reject)
+      c.send("start")
+    })
+  ))
+  const elapsedMs = performance.now() - start
+  const perMinute = Math.round((count * 60_000) / elapsedMs)
+  const findings = results.reduce((a, b) => a + b, 0)
+  console.log(JSON.stringify({
+    name: "schedules",
+    perMinute,
+    perMinutePerWorker: Math.round(perMinute / children.length),
+    workers: children.length,
+    schedules: count,
+    brokers,
+    simulatedMs: durationMs,
+    findings
+  }))
+}
+
+const workerIndex = process.env.FIBERLOG_BENCH_WORKER
+if (workerIndex !== undefined && process.send !== undefined) worker(Number(workerIndex))
+else if (process.argv[1]?.endsWith("testkit.ts")) main()

@@ -33,6 +33,11 @@ export interface Options extends EmbeddedCluster.Options {
   readonly seed: SeededRandom.Seed
   /** A uniform delay on every link, in ms (`[min, max]`), so replication is not instantaneous. Default [1, 5]. */
   readonly linkDelayMs?: readonly [number, number]
+  /**
+   * Round-trip every message through its Schema encoding and a structured clone, as TCP would
+   * (catches messages that cannot cross a wire). Default true; off hands objects over as they are.
+   */
+  readonly serialize?: boolean
 }
 
 /** A running test cluster. */
@@ -102,8 +107,9 @@ export const decodeLog = (batches: ReadonlyArray<Uint8Array>): ReadonlyArray<Che
 export const make = (options: Options): Effect.Effect<TestCluster, never, Scope.Scope> =>
   Effect.gen(function*() {
     const seeded = SeededRandom.make(options.seed)
-    const network = yield* SimNetwork.make(yield* InProcess.make({ serialize: true }), { seed: options.seed })
-    const { linkDelayMs: _delay, seed: _seed, ...clusterOptions } = options
+    const inner = yield* InProcess.make({ serialize: options.serialize ?? true })
+    const network = yield* SimNetwork.make(inner, { seed: options.seed })
+    const { linkDelayMs: _delay, seed: _seed, serialize: _serialize, ...clusterOptions } = options
     const embedded = yield* Effect.orDie(EmbeddedCluster.make({ offsetsTopicPartitions: 0, ...clusterOptions })).pipe(
       Effect.provideService(Transport.Network, network)
     )

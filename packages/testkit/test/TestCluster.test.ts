@@ -79,4 +79,22 @@ describe("determinism", () => {
       expect(other.historyJson).not.toBe(first.historyJson)
       expect(first.nemesis.map((e) => e.action)).toEqual(["start", "start", "end", "end", "start", "end"])
     }), 60_000)
+
+  it.effect("serialising messages changes nothing but the cost: the same seed gives the same history", () =>
+    Effect.gen(function*() {
+      const c = { seed: 13, schedule: someFaults }
+      const serialized = yield* Property.runCase({ ...quick, cluster: { ...quick.cluster, serialize: true } }, c)
+      const plain = yield* Property.runCase({ ...quick, cluster: { ...quick.cluster, serialize: false } }, c)
+      expect(serialized.history.length).toBeGreaterThan(50)
+      expect(plain.historyJson).toBe(serialized.historyJson)
+      expect(JSON.stringify(plain.logs)).toBe(JSON.stringify(serialized.logs))
+    }), 60_000)
+
+  it("serializeOneIn picks cases by seed (so replays and shrinks agree); cluster.serialize overrides", () => {
+    const cases = Array.from({ length: 12 }, (_, seed) => ({ seed, schedule: [] }))
+    expect(cases.filter((c) => Property.serializes({}, c)).map((c) => c.seed)).toEqual([0, 4, 8])
+    expect(cases.every((c) => Property.serializes({ serializeOneIn: 1 }, c))).toBe(true)
+    expect(cases.some((c) => Property.serializes({ cluster: { serialize: false }, serializeOneIn: 1 }, c))).toBe(false)
+    expect(cases.every((c) => Property.serializes({ cluster: { serialize: true } }, c))).toBe(true)
+  })
 })

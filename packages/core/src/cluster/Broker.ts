@@ -50,6 +50,8 @@ interface ReplicaEntry {
 
 interface State {
   readonly brokerEpoch: Effect.Effect<number>
+  /** The metadata version last applied (read by the heartbeat fiber). */
+  readonly seenVersion: { current: number }
   metadata: ControllerProtocol.ClusterMetadata
   readonly replicas: Map<string, ReplicaEntry>
   producerIds: { next: number; end: number }
@@ -92,17 +94,30 @@ export const behavior = (options: Options) => {
         )
         yield* Effect.orDie(register)
         // Heartbeats run beside the mailbox; a stale epoch (we were fenced) means register again.
+        // A broker that is behind the controller's metadata (a push lost to a partition) pulls it.
+        const seenVersion = { current: -1 }
+        const catchUp = (metadataVersion: number) =>
+          metadataVersion <= seenVersion.current
+            ? Effect.void
+            : controller.ask(new ControllerProtocol.GetMetadata(), { timeoutMs: controllerTimeoutMs }).pipe(
+              Effect.flatMap((metadata) => ctx.self.tell(new ControllerProtocol.MetadataUpdate({ metadata })))
+            )
         const heartbeat = Effect.gen(function*() {
           const epoch = yield* Ref.get(brokerEpoch)
           yield* controller.ask(
             new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }),
             { timeoutMs: controllerTimeoutMs }
-          ).pipe(Effect.catchTag("StaleBrokerEpoch", () => register), Effect.ignore)
+          ).pipe(
+            Effect.flatMap(({ metadataVersion }) => catchUp(metadataVersion)),
+            Effect.catchTag("StaleBrokerEpoch", () => register),
+            Effect.ignore
+          )
         })
         yield* Effect.forkScoped(Effect.repeat(heartbeat, { schedule: Schedule.spaced(Duration.millis(heartbeatIntervalMs)) }))
         const host = { brokerId: options.brokerId, logs: options.logs }
         const listeners = yield* Effect.forEach(options.extensions ?? [], (extension) => extension(ctx, host))
         return {
+          seenVersion,
           listeners,
           metadata: new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId: options.controller.node, brokers: [], topics: [] }),
           replicas: new Map(),
@@ -115,6 +130,7 @@ export const behavior = (options: Options) => {
         Effect.gen(function*() {
           if (msg.metadata.version < state.metadata.version) return state
           state.metadata = msg.metadata
+          state.seenVersion.current = msg.metadata.version
           const nodes = msg.metadata.brokers.map((b) => ({ brokerId: b.brokerId, nodeId: b.nodeId }))
           const assigned = new Set<string>()
           for (const topic of msg.metadata.topics) {

@@ -141,7 +141,10 @@ export const behavior = (options: Options) => {
           const records = yield* Decisions.heartbeat(state.metadata, req)
           const next = yield* commit(ctx, state, records)
           const now = yield* Clock.currentTimeMillis
-          return [undefined, { ...next, heartbeats: Liveness.recordHeartbeat(next.heartbeats, req.brokerId, now) }] as const
+          return [
+            { metadataVersion: next.metadata.appliedRecords },
+            { ...next, heartbeats: Liveness.recordHeartbeat(next.heartbeats, req.brokerId, now) }
+          ] as const
         }),
       CreateTopic: (state, req, ctx) =>
         Effect.gen(function*() {

@@ -44,10 +44,14 @@ export class RegisterBroker extends Schema.TaggedRequest<RegisterBroker>()("Regi
   payload: { brokerId: Schema.Number, nodeId: Schema.String }
 }) {}
 
-/** A broker is alive. A stale epoch means it was fenced and must register again. */
+/**
+ * A broker is alive. A stale epoch means it was fenced and must register again. The answer
+ * carries the metadata version, so a broker that missed a push (pushes are one-way messages and
+ * a partition drops them) sees it is behind and fetches the metadata.
+ */
 export class BrokerHeartbeat extends Schema.TaggedRequest<BrokerHeartbeat>()("BrokerHeartbeat", {
   failure: Errors.StaleBrokerEpoch,
-  success: Schema.Void,
+  success: Schema.Struct({ metadataVersion: Schema.Number }),
   payload: { brokerId: Schema.Number, brokerEpoch: Schema.Number }
 }) {}
 

@@ -83,7 +83,12 @@ const fromState = (state: State, options: Options): MemoryLog => {
   }
 
   const truncateTo = (offset: number): void => {
-    if (offset >= state.logEndOffset) return
+    if (offset >= state.logEndOffset) {
+      // No record goes, but an epoch starting at or after `offset` (a leader's epoch with no
+      // record yet) must: a follower fetching with it would be told to truncate here forever.
+      state.epochs = LeaderEpochCache.truncateFromEnd(state.epochs, offset)
+      return
+    }
     const keep = search(state.batches, offset)
     state.batches.length = keep
     state.flushedCount = Math.min(state.flushedCount, keep)

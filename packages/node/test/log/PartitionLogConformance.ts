@@ -24,6 +24,19 @@ export const conformance = (name: string, makeLog: MakeLog) =>
         for (const b of all) expect(Either.isRight(RecordBatch.validate(b))).toBe(true)
       }))
 
+    it.scoped("truncateTo at the log end drops an epoch that starts there (a former leader's, with no record)", () =>
+      Effect.gen(function*() {
+        const log = yield* makeLog()
+        yield* log.append(batch(5), { leaderEpoch: 0 })
+        yield* log.assignEpoch(1, 5) // became leader at offset 5, then lost leadership before appending
+        expect(LeaderEpochCache.latestEpoch(yield* log.epochs)).toBe(1)
+        yield* log.truncateTo(5) // the new leader says: diverged at 5
+        expect(yield* log.logEndOffset).toBe(5)
+        expect(LeaderEpochCache.latestEpoch(yield* log.epochs)).toBe(0)
+        yield* log.truncateTo(9) // past the end: nothing to drop
+        expect(LeaderEpochCache.latestEpoch(yield* log.epochs)).toBe(0)
+      }))
+
     it.scoped("returns whole batches: the containing one mid-batch, at least one past maxBytes", () =>
       Effect.gen(function*() {
         const log = yield* makeLog()

@@ -184,7 +184,16 @@ export const read = (
 export const truncateTo = (state: State.State, offset: number): Effect.Effect<void, LogError.LogClosed | LogError.StorageError> =>
   locked(state, () =>
     Effect.gen(function*() {
-      if (offset >= state.logEndOffset) return
+      if (offset >= state.logEndOffset) {
+        // No record goes, but an epoch that starts at or after `offset` (a leader's epoch with no
+        // record yet) must: a follower fetching with it would be told to truncate here forever.
+        const epochs = LeaderEpochCache.truncateFromEnd(state.epochs, offset)
+        if (epochs.length !== state.epochs.length) {
+          state.epochs = epochs
+          yield* State.checkpoint(state)
+        }
+        return
+      }
       const now = yield* Clock.currentTimeMillis
       if (offset <= state.logStartOffset) {
         // Everything goes: start afresh at the log start (or below it, as Kafka's truncateFullyAndStartAt).
