@@ -7,7 +7,7 @@
  */
 import { Data } from "effect"
 import type { ActorUnavailable, AskTimeout, DeliveryError, MailboxFull } from "../actor/ActorError.js"
-import type * as ClusterErrors from "../cluster/Errors.js"
+import * as ClusterErrors from "../cluster/Errors.js"
 
 /** Errors a client retries: the cluster's retriable set, plus delivery failures and timeouts of the runtime. */
 export type RetriableError =
@@ -61,14 +61,9 @@ export class ProducerClosed extends Data.TaggedError("ProducerClosed")<{}> {}
 /** Whether a client should refresh metadata and retry after `error`. */
 export const isRetriable = (error: { readonly _tag: string }): boolean => retriableTags.has(error._tag)
 
-const retriableTags: ReadonlySet<string> = new Set([
-  "NotLeader",
-  "UnknownTopicOrPartition",
-  "NotEnoughReplicas",
-  "NotEnoughReplicasAfterAppend",
-  "FencedLeaderEpoch",
-  "RequestTimedOut",
-  "ControllerNotAvailable",
+/** The cluster's retriable errors, plus the runtime's delivery failures (the broker may be back). */
+const retriableTags: ReadonlySet<string> = new Set<string>([
+  ...ClusterErrors.retriableTags,
   "AskTimeout",
   "ActorUnavailable",
   "MailboxFull"
