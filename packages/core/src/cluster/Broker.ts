@@ -79,11 +79,13 @@ export const behavior = (options: Options) => {
     fetchMaxBytes: options.fetchMaxBytes ?? 4 * 1024 * 1024,
     fetchBackoffMs: options.fetchBackoffMs ?? 100
   }
+  const controllerOf = (ctx: Actor.Context<ControllerProtocol.BrokerProtocol>) =>
+    ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol)
   return Actor.behavior({
     protocol: ControllerProtocol.BrokerProtocol,
     init: (ctx): Effect.Effect<State, never, Scope.Scope> =>
       Effect.gen(function*() {
-        const controller = ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol)
+        const controller = controllerOf(ctx)
         const brokerEpoch = yield* Ref.make(-1)
         const register = controller.ask(
           new ControllerProtocol.RegisterBroker({ brokerId: options.brokerId, nodeId: ctx.node.id }),
@@ -171,24 +173,15 @@ export const behavior = (options: Options) => {
           return state
         }),
       GetMetadata: (state) => Effect.succeed([state.metadata, state] as const),
+      // Admin writes go to the controller, answered off the broker's fiber.
       CreateTopic: (state, req, ctx) =>
-        Effect.succeed([
-          Actor.later(viaController(
-            ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol).ask(req, { timeoutMs: controllerTimeoutMs })
-          )),
-          state
-        ] as const),
+        Effect.succeed([Actor.later(viaController(controllerOf(ctx).ask(req, { timeoutMs: controllerTimeoutMs }))), state] as const),
       DeleteTopic: (state, req, ctx) =>
-        Effect.succeed([
-          Actor.later(viaController(
-            ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol).ask(req, { timeoutMs: controllerTimeoutMs })
-          )),
-          state
-        ] as const),
+        Effect.succeed([Actor.later(viaController(controllerOf(ctx).ask(req, { timeoutMs: controllerTimeoutMs }))), state] as const),
       InitProducerId: (state, _, ctx) =>
         Effect.gen(function*() {
           if (state.producerIds.next >= state.producerIds.end) {
-            const controller = ctx.node.ref(options.controller, ControllerProtocol.ControllerProtocol)
+            const controller = controllerOf(ctx)
             const block = yield* viaController(controller.ask(
               new ControllerProtocol.AllocateProducerIds({
                 brokerId: options.brokerId,
