@@ -366,21 +366,47 @@ export const exclusivity = (input: Input): ReadonlyArray<Exclusivity> => {
     }))
 }
 
-/** `commit-regression`: a group's committed offset moving back with no seek (or reset) in between. */
+/**
+ * `commit-regression`: a group's committed offset moving back with no seek (or reset) in between.
+ * Commits are ordered in real time, as Jepsen orders operations: a commit regresses when it is
+ * lower than one that had completed before it was invoked. Two commits in flight at once are
+ * concurrent (either may land last), so neither counts against the other.
+ */
 export const commitRegression = (input: Input): ReadonlyArray<CommitRegression> => {
-  const committed = new Map<string, number>()
+  /** Per group and partition: completed commits in completion order, with the running maximum. */
+  const completed = new Map<string, Array<{ readonly okIndex: number; readonly max: number }>>()
+  /** Open invocations per process and commit, to find when an `ok` was invoked. */
+  const open = new Map<string, Array<number>>()
+  const openKey = (op: History.Op) => `${op.process}\u0000${op.group}\u0000${op.topic}\u0000${op.partition}\u0000${op.offset}`
   const findings: Array<CommitRegression> = []
   for (const op of input.history) {
-    if (op.type !== "ok" || op.topic === undefined || op.partition === undefined) continue
+    if (op.topic === undefined || op.partition === undefined) continue
     const tp = tpKey(op.topic, op.partition)
-    if (op.f === "seek") {
-      for (const key of [...committed.keys()]) {
-        if (key.endsWith(`\u0000${tp}`) && (op.group === undefined || key.startsWith(`${op.group}\u0000`))) committed.delete(key)
+    if (op.f === "seek" && op.type === "ok") {
+      for (const key of [...completed.keys()]) {
+        if (key.endsWith(`\u0000${tp}`) && (op.group === undefined || key.startsWith(`${op.group}\u0000`))) completed.delete(key)
       }
     }
     if (op.f !== "commit" || op.group === undefined || op.offset === undefined) continue
+    if (op.type === "invoke") {
+      const list = open.get(openKey(op)) ?? []
+      list.push(op.index)
+      open.set(openKey(op), list)
+      continue
+    }
+    const invokedAt = open.get(openKey(op))?.pop() ?? op.index
+    if (op.type !== "ok") continue
     const key = `${op.group}\u0000${tp}`
-    const previous = committed.get(key)
+    const done = completed.get(key) ?? []
+    // The last commit completed before this one was invoked (okIndex ascending: binary search).
+    let lo = 0
+    let hi = done.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (done[mid]!.okIndex < invokedAt) lo = mid + 1
+      else hi = mid
+    }
+    const previous = lo === 0 ? undefined : done[lo - 1]!.max
     if (previous !== undefined && op.offset < previous) {
       findings.push({
         _tag: "commit-regression",
@@ -392,7 +418,8 @@ export const commitRegression = (input: Input): ReadonlyArray<CommitRegression> 
         index: op.index
       })
     }
-    committed.set(key, op.offset)
+    done.push({ okIndex: op.index, max: Math.max(op.offset, done.length === 0 ? op.offset : done[done.length - 1]!.max) })
+    completed.set(key, done)
   }
   return findings
 }

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Effect, FastCheck as fc } from "effect"
+import type { NodeId } from "@fiberlog/core"
 import type * as TestCluster from "./TestCluster.js"
 
 /** A fault. Leader-targeted faults pick the partition's leader when they start. */
@@ -22,6 +23,22 @@ export type Fault =
   | { readonly _tag: "split-leader"; readonly partition: number }
   /** SIGSTOP then SIGCONT: every message to or from the broker is held until the fault ends. */
   | { readonly _tag: "pause"; readonly broker: number }
+  /** A workload process (a group member) dies: no leave, no last commit; a new incarnation starts when the fault ends. */
+  | { readonly _tag: "crash-member"; readonly member: number }
+  /** A workload process (a group member) reaches nobody: its session expires while it still believes it owns its partitions. */
+  | { readonly _tag: "isolate-member"; readonly member: number }
+
+/**
+ * The workload processes the nemesis may fault (`Workload.Running.members`): numbered from 0.
+ * A crashed member stays down until `restart`.
+ */
+export interface Members {
+  readonly count: number
+  readonly crash: (member: number) => Effect.Effect<void>
+  readonly restart: (member: number) => Effect.Effect<void>
+  /** The node of the member's running incarnation (undefined while it is down). */
+  readonly node: (member: number) => NodeId.NodeId | undefined
+}
 
 /** The name of a fault kind. */
 export type Kind = Fault["_tag"]
@@ -50,11 +67,16 @@ export interface ScheduleOptions {
   readonly maxFaultMs?: number
   /** Whether crashes may lose unflushed data. Default false. */
   readonly loseUnflushed?: boolean
+  /** Workload processes that member faults pick from (0..members-1). Default 1. */
+  readonly members?: number
 }
 
 /** A fault of one of `kinds` (shrinks toward the first kind, broker 1, partition 0). */
-export const fault = (options: Pick<ScheduleOptions, "brokers" | "partitions" | "kinds" | "loseUnflushed">): fc.Arbitrary<Fault> => {
+export const fault = (
+  options: Pick<ScheduleOptions, "brokers" | "partitions" | "kinds" | "loseUnflushed" | "members">
+): fc.Arbitrary<Fault> => {
   const broker = fc.integer({ min: 1, max: Math.max(1, options.brokers) })
+  const member = fc.integer({ min: 0, max: Math.max(0, (options.members ?? 1) - 1) })
   const partition = fc.integer({ min: 0, max: Math.max(0, options.partitions - 1) })
   const lose = options.loseUnflushed === true ? fc.boolean() : fc.constant(false)
   const byKind: { readonly [K in Kind]: fc.Arbitrary<Fault> } = {
@@ -63,7 +85,9 @@ export const fault = (options: Pick<ScheduleOptions, "brokers" | "partitions" | 
     "isolate": fc.record({ _tag: fc.constant("isolate" as const), broker }),
     "split": fc.record({ _tag: fc.constant("split" as const), broker }),
     "split-leader": fc.record({ _tag: fc.constant("split-leader" as const), partition }),
-    "pause": fc.record({ _tag: fc.constant("pause" as const), broker })
+    "pause": fc.record({ _tag: fc.constant("pause" as const), broker }),
+    "crash-member": fc.record({ _tag: fc.constant("crash-member" as const), member }),
+    "isolate-member": fc.record({ _tag: fc.constant("isolate-member" as const), member })
   }
   return fc.oneof(...options.kinds.map((kind) => byKind[kind]))
 }
@@ -86,28 +110,40 @@ export interface Event {
   readonly timeMs: number
   readonly action: "start" | "end"
   readonly fault: Fault
-  /** The broker a leader-targeted fault resolved to (-1: no leader, nothing done). */
+  /**
+   * The broker the fault acted on: a leader-targeted fault's resolved leader (-1: no leader,
+   * nothing done). For a member fault, the member (-1: no such member).
+   */
   readonly broker: number
 }
 
 /** Resolves the broker a fault acts on (a leader-targeted one asks the controller). */
-const targetOf = (cluster: TestCluster.TestCluster, topic: string, f: Fault) =>
-  f._tag === "crash-leader" || f._tag === "split-leader"
-    ? Effect.map(cluster.metadata, (m) =>
-      m?.topics.find((t) => t.name === topic)?.partitions.find((p) => p.partition === f.partition)?.leader ?? -1)
-    : Effect.succeed(f.broker)
+const targetOf = (cluster: TestCluster.TestCluster, topic: string, f: Fault, members: Members | undefined) => {
+  switch (f._tag) {
+    case "crash-leader":
+    case "split-leader":
+      return Effect.map(cluster.metadata, (m) =>
+        m?.topics.find((t) => t.name === topic)?.partitions.find((p) => p.partition === f.partition)?.leader ?? -1)
+    case "crash-member":
+    case "isolate-member":
+      return Effect.succeed(members !== undefined && f.member < members.count ? f.member : -1)
+    default:
+      return Effect.succeed(f.broker)
+  }
+}
 
 const isCrash = (f: Fault) => f._tag === "crash" || f._tag === "crash-leader"
 
 /**
  * Plays `schedule` against `cluster` from now: each fault starts at `atMs` and ends after
  * `durationMs`. Overlapping network faults compose (ending one heals and re-applies the others);
- * a broker crashed twice restarts when its last crash ends. Returns what it did.
+ * a broker (or member) crashed twice restarts when its last crash ends. Member faults need
+ * `members`; without it they do nothing. Returns what it did.
  */
 export const run = (
   cluster: TestCluster.TestCluster,
   plan: Schedule,
-  options: { readonly topic: string }
+  options: { readonly topic: string; readonly members?: Members }
 ): Effect.Effect<ReadonlyArray<Event>> =>
   Effect.gen(function*() {
     const events = plan
@@ -119,6 +155,8 @@ export const run = (
     const targets = new Map<number, number>()
     const network = new Map<number, { fault: Fault; broker: number }>()
     const crashes = new Map<number, number>()
+    const memberCrashes = new Map<number, number>()
+    const members = options.members
     const log: Array<Event> = []
     let elapsedMs = 0
     const applyNetwork = (fault: Fault, broker: number) => {
@@ -127,6 +165,10 @@ export const run = (
           return cluster.isolate(broker)
         case "pause":
           return cluster.pause(broker)
+        case "isolate-member": {
+          const node = members?.node(broker)
+          return node === undefined ? Effect.void : cluster.network.isolate(node)
+        }
         default: {
           const others = cluster.brokerIds.filter((id) => id !== broker)
           return cluster.partition([[broker], [...others, "controller"]])
@@ -140,11 +182,14 @@ export const run = (
       }
       const fault = plan[event.step]!.fault
       if (event.action === "start") {
-        const broker = yield* targetOf(cluster, options.topic, fault)
+        const broker = yield* targetOf(cluster, options.topic, fault, members)
         targets.set(event.step, broker)
         log.push({ timeMs: elapsedMs, action: "start", fault, broker })
         if (broker < 0) continue
-        if (isCrash(fault)) {
+        if (fault._tag === "crash-member") {
+          memberCrashes.set(broker, (memberCrashes.get(broker) ?? 0) + 1)
+          yield* members!.crash(broker)
+        } else if (isCrash(fault)) {
           crashes.set(broker, (crashes.get(broker) ?? 0) + 1)
           yield* cluster.crash(broker, { loseUnflushed: "loseUnflushed" in fault && fault.loseUnflushed })
         } else {
@@ -155,7 +200,11 @@ export const run = (
         const broker = targets.get(event.step) ?? -1
         log.push({ timeMs: elapsedMs, action: "end", fault, broker })
         if (broker < 0) continue
-        if (isCrash(fault)) {
+        if (fault._tag === "crash-member") {
+          const left = (memberCrashes.get(broker) ?? 1) - 1
+          memberCrashes.set(broker, left)
+          if (left === 0) yield* members!.restart(broker)
+        } else if (isCrash(fault)) {
           const left = (crashes.get(broker) ?? 1) - 1
           crashes.set(broker, left)
           if (left === 0) yield* cluster.restart(broker)

@@ -113,7 +113,7 @@ export const runCase = (options: Options, c: Case): Effect.Effect<Outcome> =>
       const recorder = yield* History.make()
       yield* cluster.advance(1_000) // brokers register
       const running = yield* Effect.orDie(Workload.start(cluster, recorder, options.workload))
-      const nemesis = yield* Effect.fork(Nemesis.run(cluster, c.schedule, { topic: options.workload.topic }))
+      const nemesis = yield* Effect.fork(Nemesis.run(cluster, c.schedule, { topic: options.workload.topic, members: running.members }))
       yield* cluster.advance(options.durationMs ?? 30_000)
       yield* running.stopProducers
       const events = yield* nemesis.await.pipe(Effect.map((exit) => (exit._tag === "Success" ? exit.value : [])))

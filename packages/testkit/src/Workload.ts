@@ -1,14 +1,16 @@
 /**
  * Workload generators for a `TestCluster`: producers (acks 0 / 1 / all, idempotent or not) and
- * consumers talking to partition leaders with raw `Produce` / `Fetch` asks, an observer recording
- * leader elections, and the liveness check. Every operation goes into a `History` (invoke, then
- * ok / fail / info), with unique values (`<process>-<n>`) so checkers can key on them.
+ * consumers talking to partition leaders with raw `Produce` / `Fetch` asks, consumer-group members
+ * (core's `GroupConsumer`, committing after each batch), an observer recording leader elections,
+ * and the liveness check. Every operation goes into a `History` (invoke, then ok / fail / info),
+ * with unique values (`<process>-<n>`) so checkers can key on them.
  *
  * @since 0.1.0
  */
 import { Effect, Fiber, type Scope } from "effect"
 import { type ControllerProtocol, EmbeddedCluster, type Node, ReplicaProtocol as P } from "@fiberlog/core"
 import type * as History from "./History.js"
+import type * as Nemesis from "./Nemesis.js"
 import * as TestCluster from "./TestCluster.js"
 import * as internal from "./internal/workload.js"
 
@@ -27,6 +29,28 @@ export interface ProducerSpec {
   readonly requestTimeoutMs?: number
 }
 
+/**
+ * A consumer group: `members` processes, each a `GroupConsumer` subscribed to the topic. Each
+ * records its assignments (`assign`, with generation and member id), its polls (`poll`, with the
+ * generation they were fetched in) and a commit of the next offset after every batch (`commit`).
+ * A member that crashes (a `crash-member` fault) comes back as a new process (`<group>-m<i>.<n>`)
+ * with a new member id; members never leave on purpose, so the coordinator must notice.
+ */
+export interface GroupSpec {
+  readonly group: string
+  readonly members: number
+  /** Default "range" (eager); "cooperative-sticky" exercises incremental rebalances. */
+  readonly assignor?: "range" | "roundrobin" | "cooperative-sticky"
+  /** Default 3_000. */
+  readonly sessionTimeoutMs?: number
+  /** Default 500. */
+  readonly heartbeatIntervalMs?: number
+  /** Default 6_000. */
+  readonly rebalanceTimeoutMs?: number
+  /** Poll wait, in ms. Default 1_000. */
+  readonly maxWaitMs?: number
+}
+
 /** What a workload runs against a test cluster. */
 export interface Spec {
   readonly topic: string
@@ -36,6 +60,8 @@ export interface Spec {
   readonly producers: ReadonlyArray<ProducerSpec>
   /** Consumer processes; each reads every partition from offset 0. */
   readonly consumers: number
+  /** Consumer groups (none by default). Their members are numbered in order across groups for member faults. */
+  readonly groups?: ReadonlyArray<GroupSpec>
   /** Consumer long-poll wait, in ms. Default 1_000. */
   readonly fetchMaxWaitMs?: number
   /** How often the observer samples the controller's metadata for elections, in ms. Default 250. */
@@ -52,6 +78,8 @@ export interface Running {
   readonly drain: Effect.Effect<void>
   /** The client node the workload uses (for probes). */
   readonly client: Node.Node
+  /** The group members, for the nemesis's member faults. */
+  readonly members: Nemesis.Members
 }
 
 /** A liveness failure found by {@link liveness}. */
@@ -82,10 +110,12 @@ export const start = (
       (i) => Effect.forkScoped(internal.consumer(ctx, `consumer-${i}`))
     )
     const observer = yield* Effect.forkScoped(internal.observer(ctx))
+    const members = yield* internal.groupMembers(ctx, spec.groups ?? [])
     return {
       client,
+      members,
       stopProducers: Fiber.interruptAll(producers),
-      stopConsumers: Fiber.interruptAll([...consumers, observer]),
+      stopConsumers: Effect.zipRight(Fiber.interruptAll([...consumers, observer]), members.stopAll),
       drain: Effect.forEach(ctx.positions.keys(), (process) => internal.drain(ctx, process), { discard: true })
     }
   })

@@ -99,6 +99,14 @@ describe("Checker", () => {
       { _tag: "commit-regression", group: "g", topic: "t", partition: 0, previousOffset: 7, offset: 6, index: 2 }
     ])
     expect(Checker.commitRegression({ history: h(commit(5), { ...commit(3), type: "fail" }) })).toEqual([])
+    // Real-time order: a commit invoked before another completed is concurrent with it, whichever
+    // lands last; one invoked after a completion must not go below it.
+    const invoke = (process: string, offset: number) => ({ ...commit(offset), process, type: "invoke" }) as const
+    const ok = (process: string, offset: number) => ({ ...commit(offset), process }) as const
+    expect(Checker.commitRegression({ history: h(invoke("a", 4), invoke("b", 9), ok("b", 9), ok("a", 4)) })).toEqual([])
+    expect(Checker.commitRegression({ history: h(invoke("b", 9), ok("b", 9), invoke("a", 4), ok("a", 4)) })).toEqual([
+      { _tag: "commit-regression", group: "g", topic: "t", partition: 0, previousOffset: 9, offset: 4, index: 3 }
+    ])
   })
 
   it("leader-not-from-isr: a clean election outside the ISR; unclean ones are flagged, not found", () => {

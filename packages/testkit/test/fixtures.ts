@@ -55,3 +55,47 @@ export const safe = (runs: number, seed = 7): Property.Options => ({
   }),
   checkers: safeCheckers
 })
+
+/** The checkers of property (d): group semantics, plus the producer-side ones that still apply. */
+export const groupCheckers: ReadonlyArray<Property.CheckName> = [
+  "exclusivity",
+  "commit-regression",
+  "nonmonotonic-poll",
+  "lost-write",
+  "duplicate",
+  "inconsistent-offsets",
+  "leader-not-from-isr"
+]
+
+/**
+ * Property (d): a 3-member consumer group (committing after every batch) reads a 4-partition topic
+ * that two idempotent acks=all producers write, while members crash or are cut off and brokers
+ * (group coordinator and partition leaders among them) crash, are split off or pause.
+ */
+export const groups = (runs: number, seed = 11): Property.Options => ({
+  seed,
+  runs,
+  cluster: {
+    ...cluster,
+    offsetsTopicPartitions: 2,
+    groupConfig: { minSessionTimeoutMs: 1_000, initialRebalanceDelayMs: 500 }
+  },
+  durationMs: 30_000,
+  settleMs: 10_000,
+  workload: {
+    ...workload({ minInsyncReplicas: 2 }, { acks: -1, idempotent: true }),
+    partitions: 4,
+    consumers: 0,
+    groups: [{ group: "g", members: 3 }]
+  },
+  schedule: Nemesis.schedule({
+    brokers,
+    partitions: 4,
+    members: 3,
+    durationMs: 30_000,
+    kinds: ["crash-member", "isolate-member", "crash", "isolate", "split", "pause"],
+    minFaults: 3,
+    maxFaults: 6
+  }),
+  checkers: groupCheckers
+})

@@ -46,7 +46,15 @@ export interface Options extends Consumer.Options {
 
 /** A change of the member's assignment. */
 export type GroupEvent =
-  | { readonly _tag: "Assigned"; readonly partitions: ReadonlyArray<TopicPartition>; readonly generationId: number }
+  | {
+    readonly _tag: "Assigned"
+    /** The partitions added by this rebalance. */
+    readonly partitions: ReadonlyArray<TopicPartition>
+    /** Everything the member owns in `generationId` (the added partitions included). */
+    readonly assignment: ReadonlyArray<TopicPartition>
+    readonly generationId: number
+    readonly memberId: string
+  }
   | { readonly _tag: "Revoked"; readonly partitions: ReadonlyArray<TopicPartition>; readonly lost: boolean }
 
 /** Why a group consumer call failed. */
@@ -214,7 +222,13 @@ export const make = (options: Options): Effect.Effect<GroupConsumer, never, Scop
               committedMark.set(TP.key(tp), o.offset)
             }
           }
-          yield* Queue.offer(events, { _tag: "Assigned", partitions: added, generationId: state.generationId })
+          yield* Queue.offer(events, {
+            _tag: "Assigned",
+            partitions: added,
+            assignment: all,
+            generationId: state.generationId,
+            memberId: state.memberId
+          })
         })),
       partitionCounts: (topics) =>
         Effect.gen(function*() {

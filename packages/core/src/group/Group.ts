@@ -13,8 +13,8 @@ import * as offsets from "./internal/offsets.js"
 import type * as OffsetKey from "./OffsetKey.js"
 import * as TopicPartition from "./TopicPartition.js"
 
-/** A new, Empty group at generation 0. */
-export const make = (groupId: string, config: Partial<Config> = {}): Group =>
+/** A new, Empty group at generation 0; `memberIdTag` goes into every member id it issues. */
+export const make = (groupId: string, config: Partial<Config> = {}, memberIdTag = ""): Group =>
   G.Empty({
     groupId,
     config: { ...defaultConfig, ...config },
@@ -25,7 +25,9 @@ export const make = (groupId: string, config: Partial<Config> = {}): Group =>
     members: new Map(),
     staticMembers: new Map(),
     offsets: new Map(),
-    nextMemberSeq: 0
+    nextMemberSeq: 0,
+    memberIdTag,
+    persistedGeneration: 0
   })
 
 /** Applies one event at `nowMs`. Requests on a group with an empty id fail with `InvalidGroupId`. */
@@ -46,6 +48,8 @@ export const step = (group: Group, event: Event, nowMs: number): Step => {
     OffsetCommit: (e) => offsets.commit(group, e, nowMs, out),
     OffsetsPersisted: (e) => offsets.persisted(group, e, out),
     OffsetsPersistFailed: (e) => offsets.persistFailed(group, e, out),
+    GroupPersisted: (e) => membership.groupPersisted(group, e, out),
+    GroupPersistFailed: (e) => membership.groupPersistFailed(group, e, nowMs, out),
     OffsetFetch: (e) => offsets.fetch(group, e, out),
     Unload: () => membership.unload(group, out)
   })
@@ -66,6 +70,20 @@ export const loadOffset = (group: Group, key: OffsetKey.OffsetKey, value: Offset
       metadata: value.metadata,
       commitTimestampMs: value.commitTimestampMs
     }])
+
+/**
+ * Replays a group metadata record: the group continues from the generation it had reached (a
+ * new generation is bumped from there), so generations never repeat across coordinators.
+ */
+export const loadGeneration = (group: Group, generationId: number, nextMemberSeq: number): Group =>
+  generationId <= group.persistedGeneration
+    ? group
+    : G.Empty({
+      ...group,
+      generationId: Math.max(group.generationId, generationId),
+      persistedGeneration: generationId,
+      nextMemberSeq: Math.max(group.nextMemberSeq, nextMemberSeq)
+    })
 
 /** The committed offset of a partition, if any. */
 export const committed = (group: Group, topic: string, partition: number): CommittedOffset | undefined =>

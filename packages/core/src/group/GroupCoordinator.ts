@@ -128,6 +128,15 @@ export const behavior = (options: Options) => {
             state.timers.set(id, { timer, token, fiber })
           }),
         CancelTimer: ({ timer }) => cancelTimer(state, timerId(groupId, GroupState.timerKey(timer))),
+        PersistGroup: ({ generationId, nextMemberSeq }) =>
+          Effect.gen(function*() {
+            const partition = OffsetKey.coordinatorPartition(groupId, state.partitions)
+            const batch = Io.groupBatch(groupId, { generationId, nextMemberSeq }, yield* Clock.currentTimeMillis)
+            yield* Io.persist(ctx.node, partition, batch, commitTimeoutMs).pipe(
+              Effect.flatMap((ok) => Effect.ignore(ctx.self.tell(new GP.GroupPersistDone({ groupId, generationId, ok })))),
+              Effect.forkIn(state.scope)
+            )
+          }),
         PersistOffsets: ({ offsets, replyTo }) =>
           Effect.gen(function*() {
             state.persisting.set(replyTo, { groupId, offsets })
@@ -139,10 +148,16 @@ export const behavior = (options: Options) => {
           })
       }), { discard: true })
 
+  /** A new group of `groupId`: its member ids carry the offsets partition's leader epoch. */
+  const newGroup = (state: State, groupId: string) => {
+    const owned = state.owned.get(OffsetKey.coordinatorPartition(groupId, state.partitions))
+    return Group.make(groupId, config, owned === undefined ? "" : `e${owned.leaderEpoch}-`)
+  }
+
   /** Feeds one event to a group (created Empty if new) and performs the outputs. */
   const stepGroup = (state: State, ctx: Ctx, groupId: string, event: GroupState.Event) =>
     Effect.gen(function*() {
-      const group = state.groups.get(groupId) ?? Group.make(groupId, config)
+      const group = state.groups.get(groupId) ?? newGroup(state, groupId)
       const nowMs = yield* Clock.currentTimeMillis
       const next = Group.step(group, event, nowMs)
       state.groups.set(groupId, next.group)
@@ -216,11 +231,19 @@ export const behavior = (options: Options) => {
       const owned = state.owned.get(msg.partition)
       if (owned === undefined || owned.leaderEpoch !== msg.leaderEpoch || owned.loaded) return
       for (const record of msg.records) {
+        const groupKey = OffsetKey.decodeGroupKey(record.key)
+        if (Either.isRight(groupKey)) {
+          const metadata = record.value === null ? undefined : Either.getOrUndefined(OffsetKey.decodeGroupValue(record.value))
+          if (metadata === undefined) continue
+          const group = state.groups.get(groupKey.right) ?? newGroup(state, groupKey.right)
+          state.groups.set(groupKey.right, Group.loadGeneration(group, metadata.generationId, metadata.nextMemberSeq))
+          continue
+        }
         const key = OffsetKey.decodeKey(record.key)
         const value = OffsetKey.decodeValue(record.value)
         if (Either.isLeft(key) || Either.isLeft(value)) continue
         const groupId = key.right.groupId
-        const group = state.groups.get(groupId) ?? Group.make(groupId, config)
+        const group = state.groups.get(groupId) ?? newGroup(state, groupId)
         state.groups.set(groupId, Group.loadOffset(group, key.right, value.right))
       }
       owned.loaded = true
@@ -372,6 +395,19 @@ export const behavior = (options: Options) => {
             msg.ok
               ? GroupState.Event.OffsetsPersisted({ replyTo: msg.replyTo, offsets })
               : GroupState.Event.OffsetsPersistFailed({ replyTo: msg.replyTo })
+          )
+          return state
+        }),
+      GroupPersistDone: (state, msg, ctx) =>
+        Effect.gen(function*() {
+          if (!state.groups.has(msg.groupId)) return state
+          yield* stepGroup(
+            state,
+            ctx,
+            msg.groupId,
+            msg.ok
+              ? GroupState.Event.GroupPersisted({ generationId: msg.generationId })
+              : GroupState.Event.GroupPersistFailed({ generationId: msg.generationId })
           )
           return state
         }),

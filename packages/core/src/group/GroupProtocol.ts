@@ -210,6 +210,13 @@ export class PersistDone extends Schema.TaggedClass<PersistDone>()("PersistDone"
   ok: Schema.Boolean
 }) {}
 
+/** Internal: the acks=all write of a group's generation finished. */
+export class GroupPersistDone extends Schema.TaggedClass<GroupPersistDone>()("GroupPersistDone", {
+  groupId: Schema.String,
+  generationId: Schema.Number,
+  ok: Schema.Boolean
+}) {}
+
 /** Internal: an offsets partition was read, up to its log end when loading began. */
 export class LoadDone extends Schema.TaggedClass<LoadDone>()("LoadDone", {
   partition: Schema.Number,
@@ -231,6 +238,7 @@ export const GroupCoordinatorProtocol = Schema.Union(
   CoordinatorMetadata,
   TimerFired,
   PersistDone,
+  GroupPersistDone,
   LoadDone
 )
 

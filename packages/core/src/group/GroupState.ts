@@ -82,6 +82,17 @@ export interface Common {
   readonly offsets: ReadonlyMap<string, CommittedOffset>
   /** Source of new member ids, so ids are deterministic. */
   readonly nextMemberSeq: number
+  /**
+   * Put in every new member id (`<client>-<tag><seq>`): the coordinator sets it per load (its
+   * offsets partition's leader epoch), so ids never repeat across coordinator failovers.
+   */
+  readonly memberIdTag: string
+  /**
+   * The newest generation known to be written to `__consumer_offsets`. A generation's SyncGroup
+   * answers wait for it, so a member only owns partitions in a generation a new coordinator
+   * will load (and never reissue).
+   */
+  readonly persistedGeneration: number
 }
 
 /** Waiting for members to (re)join. */
@@ -185,6 +196,8 @@ export type Output = Data.TaggedEnum<{
   CancelTimer: { readonly timer: Timer }
   /** Append to `__consumer_offsets` (acks=all), then feed `OffsetsPersisted` or `OffsetsPersistFailed`. */
   PersistOffsets: { readonly replyTo: ReplyKey; readonly offsets: ReadonlyArray<CommittedOffset> }
+  /** Append the group's generation to `__consumer_offsets` (acks=all), then feed `GroupPersisted` or `GroupPersistFailed`. */
+  PersistGroup: { readonly generationId: number; readonly nextMemberSeq: number }
 }>
 
 /** Constructors for {@link Output}. */
@@ -234,6 +247,8 @@ export type Event = Data.TaggedEnum<{
   }
   OffsetsPersisted: { readonly replyTo: ReplyKey; readonly offsets: ReadonlyArray<CommittedOffset> }
   OffsetsPersistFailed: { readonly replyTo: ReplyKey }
+  GroupPersisted: { readonly generationId: number }
+  GroupPersistFailed: { readonly generationId: number }
   /** All partitions when `partitions` is undefined. */
   OffsetFetch: {
     readonly replyTo: ReplyKey

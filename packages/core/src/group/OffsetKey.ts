@@ -60,6 +60,36 @@ export const decodeValue = (bytes: Uint8Array | null): Either.Either<OffsetValue
       Either.map(({ o, m, ts }) => new OffsetValue({ offset: o, metadata: m, commitTimestampMs: ts }))
     )
 
+// Group metadata (Kafka's GroupMetadataKey): one record per group, key version 1 so it never
+// decodes as an offset key; the value holds the generation the group reached.
+const GroupKeyJson = Schema.parseJson(Schema.Struct({ v: Schema.Literal(1), g: Schema.String }))
+const GroupValueJson = Schema.parseJson(Schema.Struct({ v: Schema.Literal(0), gen: Schema.Int, seq: Schema.Int }))
+
+/** A group's persisted metadata: the generation it reached and the next member sequence. */
+export interface GroupMetadata {
+  readonly generationId: number
+  readonly nextMemberSeq: number
+}
+
+/** Encodes the group metadata key of `groupId`. */
+export const encodeGroupKey = (groupId: string): Uint8Array =>
+  encoder.encode(Schema.encodeSync(GroupKeyJson)({ v: 1, g: groupId }))
+
+/** Decodes a group metadata key; fails on any other key (offset keys included). */
+export const decodeGroupKey = (bytes: Uint8Array): Either.Either<string, unknown> =>
+  Either.try(() => decoder.decode(bytes)).pipe(Either.flatMap(Schema.decodeUnknownEither(GroupKeyJson)), Either.map(({ g }) => g))
+
+/** Encodes group metadata. */
+export const encodeGroupValue = (value: GroupMetadata): Uint8Array =>
+  encoder.encode(Schema.encodeSync(GroupValueJson)({ v: 0, gen: value.generationId, seq: value.nextMemberSeq }))
+
+/** Decodes group metadata. */
+export const decodeGroupValue = (bytes: Uint8Array): Either.Either<GroupMetadata, unknown> =>
+  Either.try(() => decoder.decode(bytes)).pipe(
+    Either.flatMap(Schema.decodeUnknownEither(GroupValueJson)),
+    Either.map(({ gen, seq }) => ({ generationId: gen, nextMemberSeq: seq }))
+  )
+
 /** Java's `String.hashCode`: `s[0]*31^(n-1) + ... + s[n-1]` over UTF-16 code units, in int32. */
 export const javaStringHashCode = (s: string): number => {
   let h = 0

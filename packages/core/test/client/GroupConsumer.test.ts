@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Scope, Exit } from "effect"
+import { Effect, Exit, Scope, Stream } from "effect"
 import { Assignor, InProcess } from "../../src/index.js"
 import { advance } from "../server/harness.js"
 import { consumer, partitionsOf, send, setup, take } from "./groupHarness.js"
@@ -21,6 +21,12 @@ describe("GroupConsumer membership", () => {
         expect(generations.size).toBe(1)
         if (assignor.name === "range") for (const s of shares) expect(s[1]! - s[0]!).toBe(1)
         if (assignor.name === "roundrobin") for (const s of shares) expect(s[1]! - s[0]!).toBe(3)
+        // The last Assigned event names the member, its generation and everything it owns there.
+        const events = yield* Effect.flatten(Stream.toPull(members[0]!.events)) // everything queued so far
+        const last = [...events].filter((e) => e._tag === "Assigned").at(-1)!
+        const info = yield* members[0]!.membership
+        expect(last._tag === "Assigned" && [last.memberId, last.generationId, last.assignment.map((tp) => tp.partition).sort()])
+          .toEqual([info.memberId, info.generationId, shares[0]])
       }).pipe(Effect.provide(network)))
   }
 

@@ -290,3 +290,55 @@ describe("Group: unload", () => {
     expect(errorTag(sim.reply(sim.join()))).toBe("CoordinatorNotAvailable")
   })
 })
+
+describe("Group: the generation is durable before anyone owns partitions in it", () => {
+  it("SyncGroup answers wait for the generation write; a failed write fails them and rebalances", () => {
+    const sim = new Sim()
+    sim.holdGroupWrites = true
+    const keys = [sim.join({ protocols: [{ name: "range", metadata: meta }] })]
+    const a = joined(sim.reply(keys[0]!))
+    const leaderSync = sim.sync(a.memberId, a.generationId, leaderAssign(a))
+    expect(sim.group._tag).toBe("Stable")
+    expect(sim.reply(leaderSync)).toBeUndefined() // parked until the write is acknowledged
+    expect(sim.heldGroupWrites).toEqual([1])
+    sim.feed(Event.GroupPersisted({ generationId: 1 }))
+    expect(success(sim.reply(leaderSync))._tag).toBe("Synced")
+
+    // Generation 2: the write fails, so the member's sync fails and the group rebalances.
+    const k2 = sim.join({ protocols: [{ name: "range", metadata: meta }] })
+    const again = sim.join({ memberId: a.memberId, protocols: [{ name: "range", metadata: meta }] })
+    const [x, y] = [joined(sim.reply(again)), joined(sim.reply(k2))]
+    expect(x.generationId).toBe(2)
+    const leader = x.memberId === x.leaderId ? x : y
+    const follower = leader === x ? y : x
+    const s1 = sim.sync(follower.memberId, 2, [])
+    const s2 = sim.sync(leader.memberId, 2, leaderAssign(leader))
+    expect([sim.reply(s1), sim.reply(s2)]).toEqual([undefined, undefined])
+    sim.feed(Event.GroupPersistFailed({ generationId: 2 }))
+    expect([errorTag(sim.reply(s1)), errorTag(sim.reply(s2))]).toEqual(["CoordinatorNotAvailable", "CoordinatorNotAvailable"])
+    expect(sim.group._tag).toBe("PreparingRebalance")
+  })
+
+  it("a loaded generation record makes the next generation follow it; member ids carry the tag", () => {
+    const loaded = Group.loadGeneration(Group.make("g", { initialRebalanceDelayMs: 0 }, "e7-"), 41, 12)
+    expect([loaded._tag, loaded.generationId, loaded.persistedGeneration]).toEqual(["Empty", 41, 41])
+    const step = Group.step(
+      loaded,
+      Event.JoinGroup({
+        replyTo: 0,
+        memberId: "",
+        groupInstanceId: undefined,
+        clientId: "c",
+        protocolType: "consumer",
+        protocols: [{ name: "range", metadata: meta }],
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000
+      }),
+      0
+    )
+    const reply = step.outputs.find((o) => o._tag === "Reply")!
+    expect(reply._tag === "Reply" && joined(reply.result)).toMatchObject({ generationId: 42, memberId: "c-e7-12" })
+    // An older record replayed later changes nothing.
+    expect(Group.loadGeneration(loaded, 40, 3)).toBe(loaded)
+  })
+})

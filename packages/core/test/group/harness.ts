@@ -1,6 +1,7 @@
 /**
  * A tiny stand-in for the GroupCoordinator actor: feeds events to `Group.step` on a virtual
- * clock, keeps replies by key, runs timers, and "persists" offsets at once.
+ * clock, keeps replies by key, runs timers, and "persists" offsets at once (and generations
+ * too, unless `holdGroupWrites` parks them in `heldGroupWrites` for the test to settle).
  */
 import type { Either } from "effect"
 import * as Group from "../../src/group/Group.js"
@@ -17,6 +18,9 @@ export class Sim {
   outputs: Array<GroupState.Output> = []
   /** Replies per key: a request must never be answered twice. */
   replyCounts = new Map<number, number>()
+  /** Park generation writes instead of completing them at once. */
+  holdGroupWrites = false
+  heldGroupWrites: Array<number> = []
   private nextReply = 0
 
   constructor(config: Partial<GroupState.Config> = {}, groupId = "g") {
@@ -36,7 +40,11 @@ export class Sim {
         StartTimer: ({ timer, delayMs }) =>
           void this.timers.set(GroupState.timerKey(timer), { timer, dueMs: this.nowMs + delayMs }),
         CancelTimer: ({ timer }) => void this.timers.delete(GroupState.timerKey(timer)),
-        PersistOffsets: ({ replyTo, offsets }) => this.feed(Event.OffsetsPersisted({ replyTo, offsets }))
+        PersistOffsets: ({ replyTo, offsets }) => this.feed(Event.OffsetsPersisted({ replyTo, offsets })),
+        PersistGroup: ({ generationId }) => {
+          if (this.holdGroupWrites) this.heldGroupWrites.push(generationId)
+          else this.feed(Event.GroupPersisted({ generationId }))
+        }
       })
     }
   }

@@ -4,9 +4,21 @@
  *
  * @internal
  */
-import { Clock, Effect, Either } from "effect"
-import { Address, ControllerProtocol, EmbeddedCluster, type Node, Record, RecordBatch, ReplicaProtocol as P } from "@fiberlog/core"
+import { Clock, Effect, Either, Fiber, type Scope, Stream } from "effect"
+import {
+  Address,
+  Assignor,
+  ControllerProtocol,
+  EmbeddedCluster,
+  GroupConsumer,
+  type Node,
+  type NodeId,
+  Record,
+  RecordBatch,
+  ReplicaProtocol as P
+} from "@fiberlog/core"
 import * as History from "../History.js"
+import type * as Nemesis from "../Nemesis.js"
 import * as TestCluster from "../TestCluster.js"
 import type * as Workload from "../Workload.js"
 
@@ -250,4 +262,132 @@ export const observer = (ctx: Context) =>
       }
       yield* Effect.sleep(intervalMs)
     }
+  })
+
+/** Group errors after which a commit certainly was not written. */
+const definiteCommit = new Set([
+  "IllegalGeneration",
+  "UnknownMemberId",
+  "RebalanceInProgress",
+  "FencedInstanceId",
+  "GroupAuthorizationFailed",
+  "InvalidCommitOffsetSize",
+  "UnknownTopicOrPartition"
+])
+
+interface MemberSlot {
+  readonly spec: Workload.GroupSpec
+  readonly index: number
+  incarnation: number
+  fiber: Fiber.RuntimeFiber<void> | undefined
+  node: NodeId.NodeId | undefined
+}
+
+/**
+ * The group members of a workload, numbered across groups, each run as a fiber in the
+ * workload's scope: `crash` interrupts it (its node leaves the network: nothing more is sent, not
+ * even a LeaveGroup), `restart` starts a new incarnation.
+ */
+export const groupMembers = (
+  ctx: Context,
+  groups: ReadonlyArray<Workload.GroupSpec>
+): Effect.Effect<Nemesis.Members & { readonly stopAll: Effect.Effect<void> }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const slots: Array<MemberSlot> = groups.flatMap((spec) =>
+      Array.from({ length: spec.members }, (_, index) => ({ spec, index, incarnation: 0, fiber: undefined, node: undefined }))
+    )
+    const start = (slot: MemberSlot) =>
+      Effect.gen(function*() {
+        if (slot.fiber !== undefined) return
+        slot.incarnation++
+        slot.fiber = yield* Effect.forkIn(Effect.scoped(member(ctx, slot)), scope)
+      })
+    const stop = (slot: MemberSlot) =>
+      Effect.suspend(() => {
+        const fiber = slot.fiber
+        slot.fiber = undefined
+        slot.node = undefined
+        return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+      })
+    yield* Effect.forEach(slots, start, { discard: true })
+    return {
+      count: slots.length,
+      crash: (i) => (slots[i] === undefined ? Effect.void : stop(slots[i])),
+      restart: (i) => (slots[i] === undefined ? Effect.void : start(slots[i])),
+      node: (i) => slots[i]?.node,
+      stopAll: Effect.forEach(slots, stop, { discard: true })
+    }
+  })
+
+/**
+ * One incarnation of a group member: subscribes, records every assignment it is given, and for
+ * each batch records the poll (with the generation it was fetched in) and commits the offset after
+ * it. The commit runs inside the batch handler, where no rebalance can take the partition away,
+ * so it is made in the generation the records were fetched in, as Kafka's poll loop does.
+ */
+const member = (ctx: Context, slot: MemberSlot) =>
+  Effect.gen(function*() {
+    const { spec } = slot
+    const process = `${spec.group}-m${slot.index}.${slot.incarnation}`
+    const node = yield* ctx.cluster.clientNode(process)
+    slot.node = node.id
+    const consumer = yield* GroupConsumer.make({
+      node,
+      bootstrap: ctx.cluster.embedded.bootstrap,
+      groupId: spec.group,
+      clientId: process,
+      assignors: [Assignor.builtIn.get(spec.assignor ?? "range")!],
+      autoCommit: false,
+      leaveOnClose: false,
+      autoOffsetReset: "earliest",
+      sessionTimeoutMs: spec.sessionTimeoutMs ?? 3_000,
+      heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 500,
+      rebalanceTimeoutMs: spec.rebalanceTimeoutMs ?? 6_000,
+      maxWaitMs: spec.maxWaitMs ?? 1_000,
+      requestTimeoutMs: 2_000
+    })
+    yield* consumer.events.pipe(
+      Stream.runForEach((event) =>
+        event._tag === "Assigned"
+          ? ctx.recorder.observe(process, "assign", {
+            group: spec.group,
+            generation: event.generationId,
+            member: event.memberId,
+            assignment: event.assignment.map((tp) => ({ topic: tp.topic, partition: tp.partition }))
+          })
+          : Effect.void
+      ),
+      Effect.forkScoped
+    )
+    yield* consumer.subscribe([ctx.spec.topic])
+    const eachBatch = (batch: GroupConsumer.Batch) =>
+      Effect.gen(function*() {
+        const { generationId, memberId } = yield* consumer.membership
+        const ids = { group: spec.group, generation: generationId, member: memberId }
+        yield* ctx.recorder.observe(process, "poll", {
+          ...ids,
+          records: batch.messages.map((r) => ({
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset,
+            value: r.value === null ? "" : text.decode(r.value)
+          }))
+        })
+        const offset = batch.messages[batch.messages.length - 1]!.offset + 1
+        yield* Effect.ignore(History.run(
+          ctx.recorder,
+          consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]),
+          {
+            process,
+            f: "commit",
+            fields: { ...ids, topic: batch.topic, partition: batch.partition, offset },
+            isDefinite: (e) => definiteCommit.has(e._tag)
+          }
+        ))
+      })
+    yield* consumer.run({ eachBatch }).pipe(
+      Effect.catchAll(() => Effect.sleep(200)),
+      Effect.forever
+    )
   })

@@ -92,5 +92,7 @@ export const commonOf = (g: Common): Common => ({
   members: g.members,
   staticMembers: g.staticMembers,
   offsets: g.offsets,
-  nextMemberSeq: g.nextMemberSeq
+  nextMemberSeq: g.nextMemberSeq,
+  memberIdTag: g.memberIdTag,
+  persistedGeneration: g.persistedGeneration
 })

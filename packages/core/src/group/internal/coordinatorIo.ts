@@ -25,6 +25,12 @@ export const commitBatch = (groupId: string, offsets: ReadonlyArray<CommittedOff
     )
   })
 
+/** The batch holding a group's metadata (its generation), keyed for compaction. */
+export const groupBatch = (groupId: string, metadata: OffsetKey.GroupMetadata, timestampMs: number): Uint8Array =>
+  RecordBatch.encode({
+    records: [Record.make({ key: OffsetKey.encodeGroupKey(groupId), value: OffsetKey.encodeGroupValue(metadata), timestamp: timestampMs })]
+  })
+
 /** Writes a commit to the local leader of `partition` with acks=all; succeeds with whether it was acknowledged. */
 export const persist = (
   node: Actor.NodeLike,

@@ -69,7 +69,7 @@ const joinNew = (g: Group, e: E<"JoinGroup">, nowMs: number, out: Out): Group =>
     return failWith(g, out, e.replyTo, new Errors.GroupMaxSizeReached({ groupId: g.groupId, maxSize: g.config.maxSize }))
   }
   const prefix = e.groupInstanceId ?? (e.clientId === "" ? "member" : e.clientId)
-  const memberId = `${prefix}-${g.nextMemberSeq}`
+  const memberId = `${prefix}-${g.memberIdTag}${g.nextMemberSeq}`
   const staticMembers = new Map(g.staticMembers)
   if (e.groupInstanceId !== undefined) staticMembers.set(e.groupInstanceId, memberId)
   const added = setMember(
@@ -119,7 +119,7 @@ const currentJoin = (g: In<"CompletingRebalance"> | In<"Stable">, memberId: stri
  * In a Stable group with unchanged metadata it keeps its assignment and no rebalance happens.
  */
 const rejoinStatic = (g: Group, old: Member, e: E<"JoinGroup">, nowMs: number, out: Out): Group => {
-  const memberId = `${e.groupInstanceId!}-${g.nextMemberSeq}`
+  const memberId = `${e.groupInstanceId!}-${g.memberIdTag}${g.nextMemberSeq}`
   const fenced = new Errors.FencedInstanceId({ groupId: g.groupId, groupInstanceId: e.groupInstanceId!, memberId: old.memberId })
   if (old.pendingJoin !== undefined) fail(out, old.pendingJoin, fenced)
   if (old.pendingSync !== undefined) fail(out, old.pendingSync, fenced)
@@ -202,6 +202,11 @@ export const sync = (g: Group, e: E<"SyncGroup">, nowMs: number, out: Out): Grou
       return e.memberId === s.leaderId ? completeSync(parked, e.assignments, out) : parked
     },
     Stable: (s) => {
+      if (s.persistedGeneration < s.generationId) {
+        // The generation is still being written: answer once it is durable.
+        if (member.pendingSync !== undefined) fail(out, member.pendingSync, new Errors.RebalanceInProgress({ groupId: g.groupId }))
+        return setMember(s, { ...member, pendingSync: e.replyTo })
+      }
       ok(out, e.replyTo, Response.Synced({ protocolType: s.protocolType!, protocolName: s.protocolName!, assignment: member.assignment }))
       return setMember(s, member)
     },
@@ -210,7 +215,11 @@ export const sync = (g: Group, e: E<"SyncGroup">, nowMs: number, out: Out): Grou
   })
 }
 
-/** The leader's assignment arrived: store it, answer parked syncs, become Stable. */
+/**
+ * The leader's assignment arrived: store it and become Stable. As Kafka does, the generation is
+ * written to `__consumer_offsets` first; parked syncs are answered once it is durable
+ * ({@link groupPersisted}).
+ */
 const completeSync = (
   g: In<"CompletingRebalance">,
   assignments: ReadonlyArray<{ readonly memberId: string; readonly assignment: Uint8Array }>,
@@ -218,15 +227,41 @@ const completeSync = (
 ): In<"Stable"> => {
   out.push(Output.CancelTimer({ timer: Timer.Sync() }))
   const given = new Map(assignments.map((a) => [a.memberId, a.assignment]))
-  const members = new Map(Array.from(g.members, ([id, m]) => {
-    const assignment = given.get(id) ?? emptyBytes
-    if (m.pendingSync !== undefined) {
-      ok(out, m.pendingSync, Response.Synced({ protocolType: g.protocolType!, protocolName: g.protocolName!, assignment }))
-    }
-    return [id, { ...m, assignment, pendingSync: undefined }]
-  }))
+  const members = new Map(Array.from(g.members, ([id, m]) => [id, { ...m, assignment: given.get(id) ?? emptyBytes }]))
   const { _tag, syncDeadlineMs, ...common } = g
-  return G.Stable({ ...common, members })
+  const stable = G.Stable({ ...common, members })
+  if (stable.persistedGeneration >= stable.generationId) return answerSyncs(stable, out)
+  out.push(Output.PersistGroup({ generationId: stable.generationId, nextMemberSeq: stable.nextMemberSeq }))
+  return stable
+}
+
+/** Answers every parked SyncGroup with the member's assignment. */
+const answerSyncs = (g: In<"Stable">, out: Out): In<"Stable"> => {
+  const members = new Map(Array.from(g.members, ([id, m]) => {
+    if (m.pendingSync === undefined) return [id, m]
+    ok(out, m.pendingSync, Response.Synced({ protocolType: g.protocolType!, protocolName: g.protocolName!, assignment: m.assignment }))
+    return [id, { ...m, pendingSync: undefined }]
+  }))
+  return G.Stable({ ...g, members })
+}
+
+/** The generation is durable: members parked in SyncGroup get their assignments. */
+export const groupPersisted = (g: Group, e: E<"GroupPersisted">, out: Out): Group => {
+  const next = patch(g, { persistedGeneration: Math.max(g.persistedGeneration, e.generationId) })
+  return next._tag === "Stable" && next.generationId === e.generationId ? answerSyncs(next, out) : next
+}
+
+/**
+ * The generation could not be written (the offsets partition lost its ISR, or this broker its
+ * leadership): parked syncs fail with `CoordinatorNotAvailable` and the group rebalances.
+ */
+export const groupPersistFailed = (g: Group, e: E<"GroupPersistFailed">, nowMs: number, out: Out): Group => {
+  if (g._tag !== "Stable" || g.generationId !== e.generationId) return g
+  const members = new Map(Array.from(g.members, ([id, m]) => {
+    if (m.pendingSync !== undefined) fail(out, m.pendingSync, notAvailable(g))
+    return [id, { ...m, pendingSync: undefined }]
+  }))
+  return tryCompleteJoin(prepare(G.Stable({ ...g, members }), nowMs, out), nowMs, out)
 }
 
 /** Heartbeat: keeps the session alive; answers `RebalanceInProgress` while rebalancing. */

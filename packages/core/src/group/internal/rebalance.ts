@@ -16,8 +16,9 @@ const emptyBytes = new Uint8Array(0)
 /** Enters PreparingRebalance: pending syncs are told to rejoin; the join timer starts. */
 export const prepare = (g: CanPrepare, nowMs: number, out: Out): In<"PreparingRebalance"> => {
   let common: Common = g
-  if (g._tag === "CompletingRebalance") {
-    out.push(Output.CancelTimer({ timer: Timer.Sync() }))
+  // Syncs parked in CompletingRebalance, or in Stable while the generation is being written.
+  if (g._tag === "CompletingRebalance" || Array.from(g.members.values()).some((m) => m.pendingSync !== undefined)) {
+    if (g._tag === "CompletingRebalance") out.push(Output.CancelTimer({ timer: Timer.Sync() }))
     const members = new Map<string, Member>()
     for (const [id, m] of g.members) {
       if (m.pendingSync !== undefined) fail(out, m.pendingSync, new Errors.RebalanceInProgress({ groupId: g.groupId }))
