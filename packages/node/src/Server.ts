@@ -11,7 +11,11 @@
  *   recovers its logs, registers again and catches up from the leaders.
  * - Discovery: each server hosts a `directory` actor; brokers advertise their address to the
  *   controller and pull its table every `directoryRefreshMs`, so `--peers` is optional. Clients
- *   pull the table from their bootstrap servers.
+ *   pull the table from their bootstrap servers. The address advertised is `advertise` when given
+ *   (the one others can reach: a server listening on 0.0.0.0, or behind NAT), else the listening
+ *   address.
+ * - A data directory is locked (`<dataDir>/.lock`, holding the pid) while a server uses it: a
+ *   second server on it fails with `DataDirLocked`; a lock left by a dead process is taken over.
  *
  * @since 0.1.0
  */
@@ -28,9 +32,10 @@ import {
   NodeId,
   OffsetKey
 } from "@fiberlog/core"
-import { Data, Duration, Effect, Layer, Random, type Redacted, Schedule, type Scope } from "effect"
+import { Data, Duration, Effect, Random, type Redacted, Schedule, type Scope } from "effect"
 import * as FileLogStore from "./FileLogStore.js"
 import * as Addresses from "./internal/server/addresses.js"
+import * as DataDirLock from "./internal/server/dataDirLock.js"
 import * as Directory from "./internal/server/directory.js"
 import * as TcpNetwork from "./TcpNetwork.js"
 
@@ -43,6 +48,11 @@ export {
   parsePeers
 } from "./internal/server/addresses.js"
 
+export { DataDirLocked, DataDirLockFailed, lockFileName } from "./internal/server/dataDirLock.js"
+
+/** Why a server did not start: its TLS files, or its data directory in use or unusable. */
+export type ServerError = TcpNetwork.TlsConfigError | DataDirLock.DataDirLocked | DataDirLock.DataDirLockFailed
+
 /** What every process of a cluster shares: its id, and optionally a secret and TLS. */
 export interface Network {
   readonly clusterId: string
@@ -53,6 +63,8 @@ export interface Network {
 /** Options of a controller process. */
 export interface ControllerOptions extends Network {
   readonly listen: TcpNetwork.Address
+  /** The address brokers and clients are told (default: the listening address). */
+  readonly advertise?: TcpNetwork.Address | undefined
   /** Holds the metadata log; without it, metadata lives in memory (lost on restart). */
   readonly dataDir?: string | undefined
   /** A broker with no heartbeat for this long is fenced (default 9 000, Kafka's). */
@@ -67,6 +79,11 @@ export interface ControllerOptions extends Network {
 export interface BrokerOptions extends Network {
   readonly brokerId: number
   readonly listen: TcpNetwork.Address
+  /**
+   * The address other nodes and clients are told, through the controller's directory (default:
+   * the listening address, with the real port when listening on port 0).
+   */
+  readonly advertise?: TcpNetwork.Address | undefined
   /** The controller's address. */
   readonly controller: TcpNetwork.Address
   /** Holds the partition logs (`FileLog`); without it, logs live in memory. */
@@ -87,6 +104,8 @@ export interface Running {
   readonly node: Node.Node
   /** The address it listens on (the real port when asked for port 0). */
   readonly address: TcpNetwork.Address
+  /** The address other nodes and clients are told. */
+  readonly advertised: TcpNetwork.Address
   readonly directory: TcpNetwork.Directory
 }
 
@@ -110,30 +129,48 @@ export interface Connection {
 }
 
 const networkLayer = (options: Network, directory: TcpNetwork.Directory) =>
-  Layer.orDie(TcpNetwork.layer({
+  TcpNetwork.layer({
     clusterId: options.clusterId,
     directory,
     ...(options.secret === undefined ? {} : { secret: options.secret }),
     ...(options.tls === undefined ? {} : { tls: options.tls })
-  }))
+  })
 
-/** Joins the TCP network as `id`, listening on `listen`; the address actually bound. */
-const join = (options: Network, id: string, listen: TcpNetwork.Address, directory: TcpNetwork.Directory) =>
+/** A node on the TCP network as `id` (listening when `directory` lists it); TLS files may fail. */
+const makeNode = (options: Network, id: string, directory: TcpNetwork.Directory) =>
+  Node.make({ id: NodeId.make(id) }).pipe(
+    Effect.provide(networkLayer(options, directory)),
+    Effect.catchTag("NodeIdInUse", (error) => Effect.die(error))
+  )
+
+/**
+ * Joins the TCP network as `id`, listening on `listen` and telling others `advertise` (default:
+ * the address actually bound).
+ */
+const join = (
+  options: Network,
+  id: string,
+  listen: TcpNetwork.Address,
+  advertise: TcpNetwork.Address | undefined,
+  directory: TcpNetwork.Directory
+) =>
   Effect.gen(function*() {
     directory.register(NodeId.make(id), listen)
-    const node = yield* Node.make({ id: NodeId.make(id) }).pipe(Effect.provide(networkLayer(options, directory)), Effect.orDie)
+    const node = yield* makeNode(options, id, directory)
     const address = directory.lookup(node.id) ?? listen
-    yield* Effect.orDie(node.spawn(Directory.directoryPath, Directory.behavior(directory, id)))
-    return { node, address, directory } satisfies Running
+    const advertised = advertise ?? address
+    yield* Effect.orDie(node.spawn(Directory.directoryPath, Directory.behavior(directory, id, advertised)))
+    return { node, address, advertised, directory } satisfies Running
   })
 
 /** Runs a controller until the scope closes. */
 export const controller = (
   options: ControllerOptions
-): Effect.Effect<Running, never, FileSystem.FileSystem | Scope.Scope> =>
+): Effect.Effect<Running, ServerError, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
+    if (options.dataDir !== undefined) yield* DataDirLock.acquire(options.dataDir)
     const directory = TcpNetwork.directory()
-    const running = yield* join(options, Addresses.controllerNodeId, options.listen, directory)
+    const running = yield* join(options, Addresses.controllerNodeId, options.listen, options.advertise, directory)
     const log = options.dataDir === undefined
       ? yield* MemoryLog.make()
       : yield* Effect.orDie(FileLogStore.metadataLog(options.dataDir, { flushIntervalRecords: 1 }))
@@ -172,8 +209,9 @@ export const controller = (
 /** Runs a broker until the scope closes. */
 export const broker = (
   options: BrokerOptions
-): Effect.Effect<Running, never, FileSystem.FileSystem | Scope.Scope> =>
+): Effect.Effect<Running, ServerError, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
+    if (options.dataDir !== undefined) yield* DataDirLock.acquire(options.dataDir)
     const id = Addresses.brokerNodeId(options.brokerId)
     const directory = TcpNetwork.directory(Object.fromEntries(options.peers ?? []))
     directory.register(NodeId.make(Addresses.controllerNodeId), options.controller)
@@ -183,10 +221,11 @@ export const broker = (
         dataDir: options.dataDir,
         ...(options.flushIntervalMs === undefined ? {} : { log: { flushIntervalMs: options.flushIntervalMs } })
       }))
-    const running = yield* join(options, id, options.listen, directory)
+    const running = yield* join(options, id, options.listen, options.advertise, directory)
     yield* Directory.sync({
       node: running.node,
       directory,
+      advertise: running.advertised,
       upstream: [Addresses.controllerNodeId],
       intervalMs: options.directoryRefreshMs ?? 1_000
     })
@@ -210,14 +249,13 @@ export const broker = (
  * connections it opens). Pulls the address table from the first bootstrap server that answers,
  * and keeps it fresh; `bootstrap` lists the brokers it learnt.
  */
-export const connect = (options: ClientOptions): Effect.Effect<Connection, NoServerReachableError, Scope.Scope> =>
+export const connect = (
+  options: ClientOptions
+): Effect.Effect<Connection, NoServerReachableError | TcpNetwork.TlsConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const directory = TcpNetwork.directory(Object.fromEntries(options.bootstrap))
     const suffix = (yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)
-    const node = yield* Node.make({ id: NodeId.make(`${options.clientId ?? "client"}-${suffix}`) }).pipe(
-      Effect.provide(networkLayer(options, directory)),
-      Effect.orDie
-    )
+    const node = yield* makeNode(options, `${options.clientId ?? "client"}-${suffix}`, directory)
     const upstream = options.bootstrap.map(([id]) => id)
     const timeoutMs = options.connectTimeoutMs ?? 10_000
     const found = yield* Directory.pull(node, directory, upstream, Math.min(2_000, timeoutMs)).pipe(

@@ -108,8 +108,9 @@ describe("Server", () => {
         { timeoutMs: 10_000, intervalMs: 1 }
       )
       expect([...seen].sort()).toEqual(messages.map((m) => m.value).sort())
-      // The restarted broker reopened its logs: its files hold the partitions' records.
+      // The restarted broker reopened its logs: its files hold the partitions' records (and the
+      // lock it holds on the directory, released when broker 2 stopped and taken again).
       const entries = yield* fs.readDirectory(`${dataDir}/b2`)
-      expect(entries.sort()).toEqual(["t-0", "t-1"])
+      expect(entries.sort()).toEqual([Server.lockFileName, "t-0", "t-1"])
     }).pipe(Effect.provide(NodeContext.layer), Logger.withMinimumLogLevel(LogLevel.Error)), { timeout: 40_000 })
 })

@@ -2,7 +2,8 @@
  * Address discovery between server processes. Every server (controller and brokers) hosts a
  * `directory` actor over its TCP network's `Directory`: brokers advertise their listening address
  * to the controller's and pull the whole table back, so a broker or client only needs to be told
- * the controller's address (or one broker's) to learn where every node listens.
+ * the controller's address (or one broker's) to learn where every node listens. A server tells
+ * others its advertised address (`--advertise`), which may differ from the one it binds.
  *
  * @internal
  */
@@ -66,14 +67,27 @@ export const merge = (directory: TcpNetwork.Directory, self: string, incoming: R
   return changed
 }
 
-/** The directory actor over `directory`, on the node `self`. */
-export const behavior = (directory: TcpNetwork.Directory, self: string) =>
+/**
+ * The table as others should see it: `self` at its advertised address rather than the one it
+ * binds (which may be 0.0.0.0, or reachable only from inside).
+ */
+export const advertisedEntries = (
+  directory: TcpNetwork.Directory,
+  self: string,
+  advertised: TcpNetwork.Address | undefined
+): ReadonlyArray<Entry> =>
+  entries(directory).map((entry) =>
+    entry.nodeId === self && advertised !== undefined ? { nodeId: self, host: advertised.host, port: advertised.port } : entry
+  )
+
+/** The directory actor over `directory`, on the node `self` (advertised at `advertised`). */
+export const behavior = (directory: TcpNetwork.Directory, self: string, advertised?: TcpNetwork.Address | undefined) =>
   Actor.behavior({
     protocol: DirectoryProtocol,
     init: () => Effect.succeed(undefined),
     handlers: {
       Advertise: (state, msg) => Effect.sync(() => (merge(directory, self, [msg.entry]), state)),
-      GetDirectory: (state) => Effect.succeed([entries(directory), state] as const)
+      GetDirectory: (state) => Effect.succeed([advertisedEntries(directory, self, advertised), state] as const)
     }
   })
 
@@ -82,21 +96,23 @@ export const ref = (from: Node.Node, target: string) =>
   from.ref(Address.make(NodeId.make(target), directoryPath), DirectoryProtocol)
 
 /**
- * Every `intervalMs`: advertises `self` (when listening) to `upstream` and merges its table.
- * Runs until the scope closes; failures (the upstream down) are retried on the next tick.
+ * Every `intervalMs`: advertises `self` (when listening: at `advertise`, else where it listens)
+ * to `upstream` and merges its table. Runs until the scope closes; failures (the upstream down)
+ * are retried on the next tick.
  */
 export const sync = (options: {
   readonly node: Node.Node
   readonly directory: TcpNetwork.Directory
   readonly upstream: ReadonlyArray<string>
   readonly intervalMs: number
+  readonly advertise?: TcpNetwork.Address | undefined
 }): Effect.Effect<void, never, Scope.Scope> => {
   const self = options.node.id
   let next = 0
   const once = Effect.suspend(() => {
     if (options.upstream.length === 0) return Effect.void
     const target = options.upstream[next++ % options.upstream.length]!
-    const mine = options.directory.lookup(self)
+    const mine = options.advertise ?? options.directory.lookup(self)
     const upstream = ref(options.node, target)
     const advertise = mine === undefined
       ? Effect.void
