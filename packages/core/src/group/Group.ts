@@ -68,7 +68,8 @@ export const loadOffset = (group: Group, key: OffsetKey.OffsetKey, value: Offset
       partition: key.partition,
       offset: value.offset,
       metadata: value.metadata,
-      commitTimestampMs: value.commitTimestampMs
+      commitTimestampMs: value.commitTimestampMs,
+      ...(value.leaderEpoch === undefined ? {} : { leaderEpoch: value.leaderEpoch })
     }])
 
 /**

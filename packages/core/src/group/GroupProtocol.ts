@@ -122,7 +122,9 @@ export const OffsetToCommit = Schema.Struct({
   topic: Schema.String,
   partition: Schema.Number,
   offset: Schema.Number,
-  metadata: Schema.optionalWith(Schema.String, { default: () => "" })
+  metadata: Schema.optionalWith(Schema.String, { default: () => "" }),
+  /** The leader epoch of the last record read before `offset` (Kafka's committed leader epoch, KIP-320), when known. */
+  leaderEpoch: Schema.optionalWith(Schema.Number, { exact: true }),
 })
 
 /** OffsetCommit: acknowledged once written to `__consumer_offsets` with acks=all. Generation -1 for a standalone consumer. */
@@ -143,7 +145,9 @@ export const FetchedOffset = Schema.Struct({
   topic: Schema.String,
   partition: Schema.Number,
   offset: Schema.Number,
-  metadata: Schema.String
+  metadata: Schema.String,
+  /** The leader epoch of the last record read before `offset` (Kafka's committed leader epoch, KIP-320), when known. */
+  leaderEpoch: Schema.optionalWith(Schema.Number, { exact: true }),
 })
 
 /** A committed offset as OffsetFetch returns it. */

@@ -64,6 +64,8 @@ export interface CommittedOffset {
   readonly offset: number
   readonly metadata: string
   readonly commitTimestampMs: number
+  /** The leader epoch of the last record read before `offset`, when the committer knew it. */
+  readonly leaderEpoch?: number
 }
 
 /** What every state carries. */
@@ -143,6 +145,7 @@ export interface FetchedOffset {
   readonly partition: number
   readonly offset: number
   readonly metadata: string
+  readonly leaderEpoch?: number
 }
 
 /** Offsets a member asks to commit. */
@@ -151,6 +154,7 @@ export interface OffsetToCommit {
   readonly partition: number
   readonly offset: number
   readonly metadata: string
+  readonly leaderEpoch?: number
 }
 
 /** Successful answers, one per request kind. */

@@ -18,7 +18,9 @@ export class OffsetKey extends Schema.Class<OffsetKey>("OffsetKey")({
 export class OffsetValue extends Schema.Class<OffsetValue>("OffsetValue")({
   offset: Schema.Int,
   metadata: Schema.String,
-  commitTimestampMs: Schema.Number
+  commitTimestampMs: Schema.Number,
+  /** The committed leader epoch (KIP-320), when known. */
+  leaderEpoch: Schema.optionalWith(Schema.Int, { exact: true })
 }) {}
 
 // Versioned on the wire so the layout can change later; field order is fixed, so one key
@@ -27,7 +29,7 @@ const KeyJson = Schema.parseJson(
   Schema.Struct({ v: Schema.Literal(0), g: Schema.String, t: Schema.String, p: Schema.Int })
 )
 const ValueJson = Schema.parseJson(
-  Schema.Struct({ v: Schema.Literal(0), o: Schema.Int, m: Schema.String, ts: Schema.Number })
+  Schema.Struct({ v: Schema.Literal(0), o: Schema.Int, m: Schema.String, ts: Schema.Number, e: Schema.optional(Schema.Int) })
 )
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: true })
@@ -48,7 +50,13 @@ export const encodeValue = (value: OffsetValue | null): Uint8Array | null =>
   value === null
     ? null
     : encoder.encode(
-      Schema.encodeSync(ValueJson)({ v: 0, o: value.offset, m: value.metadata, ts: value.commitTimestampMs })
+      Schema.encodeSync(ValueJson)({
+        v: 0,
+        o: value.offset,
+        m: value.metadata,
+        ts: value.commitTimestampMs,
+        ...(value.leaderEpoch === undefined ? {} : { e: value.leaderEpoch })
+      })
     )
 
 /** Decodes value bytes; `null` (a tombstone) decodes to `null`. */
@@ -57,7 +65,9 @@ export const decodeValue = (bytes: Uint8Array | null): Either.Either<OffsetValue
     ? Either.right(null)
     : Either.try(() => decoder.decode(bytes)).pipe(
       Either.flatMap(Schema.decodeUnknownEither(ValueJson)),
-      Either.map(({ o, m, ts }) => new OffsetValue({ offset: o, metadata: m, commitTimestampMs: ts }))
+      Either.map(({ e, m, o, ts }) =>
+        new OffsetValue({ offset: o, metadata: m, commitTimestampMs: ts, ...(e === undefined ? {} : { leaderEpoch: e }) })
+      )
     )
 
 // Group metadata (Kafka's GroupMetadataKey): one record per group, key version 1 so it never

@@ -194,6 +194,18 @@ describe("Group: offsets", () => {
     const one = success(sim.reply(sim.request((replyTo) =>
       Event.OffsetFetch({ replyTo, partitions: [TopicPartition.make("orders", 0), TopicPartition.make("orders", 1)] }))))
     expect(one._tag === "Fetched" && one.offsets.map((o) => o.offset)).toEqual([42, -1])
+    // The committed leader epoch (KIP-320) travels with the offset when the member sends it.
+    sim.request((replyTo) =>
+      Event.OffsetCommit({
+        replyTo,
+        memberId: ids[0]!,
+        groupInstanceId: undefined,
+        generationId,
+        offsets: [{ topic: "orders", partition: 1, offset: 7, metadata: "", leaderEpoch: 3 }]
+      }))
+    const both = success(sim.reply(sim.request((replyTo) =>
+      Event.OffsetFetch({ replyTo, partitions: [TopicPartition.make("orders", 0), TopicPartition.make("orders", 1)] }))))
+    expect(both._tag === "Fetched" && both.offsets.map((o) => o.leaderEpoch)).toEqual([undefined, 3])
   })
 
   it("stale generation and unknown member commits are refused and change nothing", () => {

@@ -8,6 +8,8 @@ describe("OffsetKey", () => {
     const value = new OffsetKey.OffsetValue({ offset: o, metadata: m, commitTimestampMs: 1_700_000_000_000 })
     expect(OffsetKey.decodeKey(OffsetKey.encodeKey(key))).toEqual(Either.right(key))
     expect(OffsetKey.decodeValue(OffsetKey.encodeValue(value))).toEqual(Either.right(value))
+    const withEpoch = new OffsetKey.OffsetValue({ offset: o, metadata: m, commitTimestampMs: 1, leaderEpoch: p })
+    expect(OffsetKey.decodeValue(OffsetKey.encodeValue(withEpoch))).toEqual(Either.right(withEpoch))
     // Compaction compares key bytes: equal keys must encode identically.
     expect(OffsetKey.encodeKey(key)).toEqual(OffsetKey.encodeKey(new OffsetKey.OffsetKey({ groupId: g, topic: t, partition: p })))
   })
@@ -17,6 +19,15 @@ describe("OffsetKey", () => {
     expect(OffsetKey.decodeValue(null)).toEqual(Either.right(null))
     expect(Either.isLeft(OffsetKey.decodeKey(new TextEncoder().encode("{}")))).toBe(true)
     expect(Either.isLeft(OffsetKey.decodeValue(new Uint8Array([0xff, 0xfe])))).toBe(true)
+  })
+
+  it("group metadata records round-trip and never read as offset keys", () => {
+    const key = OffsetKey.encodeGroupKey("g")
+    expect(OffsetKey.decodeGroupKey(key)).toEqual(Either.right("g"))
+    expect(Either.isLeft(OffsetKey.decodeKey(key))).toBe(true)
+    expect(Either.isLeft(OffsetKey.decodeGroupKey(OffsetKey.encodeKey(new OffsetKey.OffsetKey({ groupId: "g", topic: "t", partition: 0 }))))).toBe(true)
+    const value = { generationId: 7, nextMemberSeq: 12 }
+    expect(OffsetKey.decodeGroupValue(OffsetKey.encodeGroupValue(value))).toEqual(Either.right(value))
   })
 
   it("hashes like Java's String.hashCode", () => {

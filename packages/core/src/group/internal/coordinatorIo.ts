@@ -18,7 +18,12 @@ export const commitBatch = (groupId: string, offsets: ReadonlyArray<CommittedOff
       Record.make({
         key: OffsetKey.encodeKey(new OffsetKey.OffsetKey({ groupId, topic: o.topic, partition: o.partition })),
         value: OffsetKey.encodeValue(
-          new OffsetKey.OffsetValue({ offset: o.offset, metadata: o.metadata, commitTimestampMs: o.commitTimestampMs })
+          new OffsetKey.OffsetValue({
+            offset: o.offset,
+            metadata: o.metadata,
+            commitTimestampMs: o.commitTimestampMs,
+            ...(o.leaderEpoch === undefined ? {} : { leaderEpoch: o.leaderEpoch })
+          })
         ),
         timestamp: o.commitTimestampMs
       })

@@ -52,7 +52,8 @@ export const commit = (g: Group, e: E<"OffsetCommit">, nowMs: number, out: Out):
     partition: o.partition,
     offset: o.offset,
     metadata: o.metadata,
-    commitTimestampMs: nowMs
+    commitTimestampMs: nowMs,
+    ...(o.leaderEpoch === undefined || o.leaderEpoch < 0 ? {} : { leaderEpoch: o.leaderEpoch })
   }))
   out.push(Output.PersistOffsets({ replyTo: e.replyTo, offsets }))
   // Kafka counts a commit from a Stable member as a heartbeat.
@@ -97,7 +98,8 @@ export const fetch = (g: Group, e: E<"OffsetFetch">, out: Out): Group => {
     topic: o.topic,
     partition: o.partition,
     offset: o.offset,
-    metadata: o.metadata
+    metadata: o.metadata,
+    ...(o.leaderEpoch === undefined ? {} : { leaderEpoch: o.leaderEpoch })
   })
   const offsets = e.partitions === undefined
     ? TopicPartition.sort(Array.from(g.offsets.values(), (o) => TopicPartition.make(o.topic, o.partition)))
