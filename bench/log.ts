@@ -2,7 +2,10 @@
  * Log throughput: append and read in MB/s and records/s, for 100 B and 1 KiB records in
  * batches of 1, 100 and 1000, for MemoryLog and FileLog, beside a plain `fs.writeSync` append
  * loop writing the same bytes (the disk's limit here; `ratioToRawFs` is against it) and, for
- * context, the same loop with async `fs.write` (`ratioToRawFsAsync`). One JSON object a line.
+ * context, the same loop with async `fs.write` (`ratioToRawFsAsync`) and with `@effect/platform`'s
+ * `FileSystem` `writeAll` (`effectfs-append-*`, `ratioToEffectFs`: the floor of a FileLog append,
+ * which must go through that layer). `crc32c-*` is the CRC-32C check every append makes, alone
+ * (the FileLog runs it beside its write). One JSON object a line.
  *
  *   npm run bench:log
  */
@@ -80,6 +83,36 @@ const rawAppendAsync = async (bytes: Uint8Array, count: number): Promise<Result>
   return { records: n * count, bytes: n * bytes.length, seconds }
 }
 
+/**
+ * The same loop through `@effect/platform`'s `FileSystem`: one `File.writeAll` per batch on a
+ * file opened for append, as the FileLog writes its active segment. The floor of a FileLog append.
+ */
+const effectFsAppend = (fileSystem: FileSystem.FileSystem, bytes: Uint8Array, count: number) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const dir = yield* fileSystem.makeTempDirectoryScoped({ prefix: "fiberlog-bench-effectfs-" })
+      const file = yield* fileSystem.open(path.join(dir, "effectfs.log"), { flag: "a" })
+      let n = 0
+      const t0 = performance.now()
+      while (performance.now() - t0 < APPEND_BUDGET_MS && n * bytes.length < MAX_BYTES_PER_CASE) {
+        yield* file.writeAll(bytes)
+        n++
+      }
+      return { records: n * count, bytes: n * bytes.length, seconds: (performance.now() - t0) / 1000 }
+    })
+  )
+
+/** The CRC-32C check of the batch alone, as often as the budget allows (nothing written). */
+const crcCheck = (bytes: Uint8Array, count: number): Result => {
+  let n = 0
+  const t0 = performance.now()
+  while (performance.now() - t0 < APPEND_BUDGET_MS && n * bytes.length < MAX_BYTES_PER_CASE) {
+    RecordBatch.crcMatches(bytes)
+    n++
+  }
+  return { records: n * count, bytes: n * bytes.length, seconds: (performance.now() - t0) / 1000 }
+}
+
 const appendLoop = (log: PartitionLog.PartitionLog, bytes: Uint8Array, count: number) =>
   Effect.gen(function*() {
     let n = 0
@@ -121,6 +154,14 @@ const program = Effect.gen(function*() {
       const rawAsync = yield* Effect.promise(() => rawAppendAsync(bytes, count))
       print(`rawfs-async-append-${suffix}`, rawAsync)
       const rawAsyncMbPerSec = rawAsync.bytes / rawAsync.seconds
+      const effectFs = yield* effectFsAppend(fileSystem, bytes, count)
+      print(`effectfs-append-${suffix}`, effectFs, {
+        ratioToRawFs: +(effectFs.bytes / effectFs.seconds / rawMbPerSec).toFixed(2),
+        ratioToRawFsAsync: +(effectFs.bytes / effectFs.seconds / rawAsyncMbPerSec).toFixed(2)
+      })
+      const effectFsMbPerSec = effectFs.bytes / effectFs.seconds
+      const crc = crcCheck(bytes, count)
+      print(`crc32c-${suffix}`, crc, { ratioToRawFs: +(crc.bytes / crc.seconds / rawMbPerSec).toFixed(2) })
 
       const mem = yield* MemoryLog.make()
       print(`memorylog-append-${suffix}`, yield* appendLoop(mem, bytes, count))
@@ -134,7 +175,8 @@ const program = Effect.gen(function*() {
           const appended = yield* appendLoop(log, bytes, count)
           print(`filelog-append-${suffix}`, appended, {
             ratioToRawFs: +(appended.bytes / appended.seconds / rawMbPerSec).toFixed(2),
-            ratioToRawFsAsync: +(appended.bytes / appended.seconds / rawAsyncMbPerSec).toFixed(2)
+            ratioToRawFsAsync: +(appended.bytes / appended.seconds / rawAsyncMbPerSec).toFixed(2),
+            ratioToEffectFs: +(appended.bytes / appended.seconds / effectFsMbPerSec).toFixed(2)
           })
           print(`filelog-read-${suffix}`, yield* readLoop(log))
           yield* log.close

@@ -5,6 +5,8 @@
  * Throughput: N records sent as fast as the producer takes them while a consumer reads them all;
  * latency: p50/p99 from send to consume at a steady 10,000 records/s. In the same run, the rate
  * of passing the same records through a raw Effect `Queue` (the ceiling). One JSON line per figure.
+ * `cpuUsPerRecord` is the process CPU time (all threads) of the throughput run per record, and
+ * `perCpuSec` its inverse: the rate one core would reach, steadier than `perSec` on a shared machine.
  *
  *   npm run bench:pc        (BENCH_RECORDS=300000 by default)
  */
@@ -64,6 +66,7 @@ const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queu
       })
 
     // Throughput.
+    const cpuStart = process.cpuUsage()
     const start = performance.now()
     const reader = yield* Effect.fork(consumeUntil(N))
     yield* Effect.forEach(
@@ -73,7 +76,10 @@ const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queu
     )
     yield* reader.await
     const seconds = (performance.now() - start) / 1000
+    const cpu = process.cpuUsage(cpuStart)
     const perSec = N / seconds
+    // Process CPU time (every thread: GC helpers too) per record: steadier than the rate on a shared machine.
+    const cpuUsPerRecord = (cpu.user + cpu.system) / N
 
     // Latency at a steady 10,000 records/s: 100 records every 10 ms for 3 s.
     const latencies: Array<number> = []
@@ -98,6 +104,8 @@ const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queu
       name,
       perSec: Math.round(perSec),
       mbPerSec: Number((perSec * valueBytes / 1e6).toFixed(1)),
+      cpuUsPerRecord: Number(cpuUsPerRecord.toFixed(2)),
+      perCpuSec: Math.round(1e6 / cpuUsPerRecord),
       p50Ms: Number(percentile(latencies, 0.5).toFixed(2)),
       p99Ms: Number(percentile(latencies, 0.99).toFixed(2)),
       ratioToQueue: Number((perSec / queuePerSec).toFixed(3))

@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { RecordBatch } from "@fiberlog/core"
 import { Effect, Either, TestClock } from "effect"
 import * as FileLog from "../src/FileLog.js"
-import { batch, readAll, values } from "./log/batches.js"
+import { batch, readAll, values, wide, wideValue } from "./log/batches.js"
 import { logFiles, tempDir, withLog } from "./log/fileLogHarness.js"
 
 const keyed = (kvs: Array<[string, string | null]>, ts: number) =>
@@ -66,6 +66,58 @@ describe("FileLog", () => {
           expect((yield* log.append(batch(1))).baseOffset).toBe(24)
         }))
       expect(yield* fs.exists(`${dir}/${(yield* logFiles(dir))[1]!.replace(".log", ".index")}`)).toBe(true)
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("a wide batch failing its CRC (checked beside the write) is cut from the file; no segment or epoch stays", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const fs = yield* FileSystem.FileSystem
+      const small = batch(2, "a").length
+      const options = { segmentBytes: small + wide(2).length + 10 } // a small and a wide batch fill a segment
+      const fileSize = Effect.flatMap(logFiles(dir), (names) =>
+        Effect.map(fs.stat(`${dir}/${names[names.length - 1]}`), (info) => Number(info.size)))
+      const corrupt = (options?: Partial<RecordBatch.EncodeInput>) => {
+        const b = wide(2, "bad", 10_000, 1000, options)
+        b[b.length - 1]! ^= 1
+        return b
+      }
+      yield* withLog(dir, options, (log) =>
+        Effect.gen(function*() {
+          yield* log.append(batch(2, "a"), { leaderEpoch: 0 })
+          const size = yield* fileSize
+          const segments = yield* log.segments
+          // Leader and follower, fitting the active segment: written beside the check, then cut.
+          expect(yield* Effect.flip(log.append(corrupt(), { leaderEpoch: 0 }))).toMatchObject({
+            _tag: "CorruptRecord",
+            reason: "CRC-32C mismatch"
+          })
+          expect((yield* Effect.flip(log.appendAsFollower(corrupt({ baseOffset: 2 }))))._tag).toBe("CorruptRecord")
+          expect(yield* fileSize).toBe(size)
+          expect(yield* log.segments).toEqual(segments)
+          // One that would roll the segment, or also start an epoch: checked first, nothing rolls.
+          yield* log.append(wide(2, "b"), { leaderEpoch: 0 })
+          const full = yield* log.segments
+          expect(full.length).toBe(1)
+          expect((yield* Effect.flip(log.append(corrupt(), { leaderEpoch: 0 })))._tag).toBe("CorruptRecord")
+          expect((yield* Effect.flip(log.append(corrupt(), { leaderEpoch: 5 })))._tag).toBe("CorruptRecord")
+          expect(yield* log.segments).toEqual(full)
+          expect(yield* logFiles(dir)).toEqual(["00000000000000000000.log"])
+          expect(yield* log.epochs).toEqual([{ epoch: 0, startOffset: 0 }])
+          expect((yield* log.append(batch(2, "c"), { leaderEpoch: 0 })).baseOffset).toBe(4)
+          expect((yield* log.segments).length).toBe(2)
+        }))
+      yield* withLog(dir, options, (log) =>
+        Effect.gen(function*() {
+          expect(values(yield* readAll(log, 0))).toEqual([
+            [0, "a-0"],
+            [1, "a-1"],
+            [2, wideValue("b", 0, 10_000)],
+            [3, wideValue("b", 1, 10_000)],
+            [4, "c-0"],
+            [5, "c-1"]
+          ])
+          expect(yield* log.epochs).toEqual([{ epoch: 0, startOffset: 0 }])
+        }))
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.scoped("retention deletes whole old segments by largest timestamp (TestClock) and by size", () =>

@@ -95,7 +95,7 @@ export const recordsFromBatches = (
   fetchOffset: number,
   batches: ReadonlyArray<Uint8Array>
 ): Either.Either<{ readonly records: Array<ConsumerRecord>; readonly nextOffset: number }, CorruptRecord> => {
-  let records: Array<ConsumerRecord> = []
+  const records: Array<ConsumerRecord> = []
   let nextOffset = fetchOffset
   const { partition, topic } = tp
   const build: RecordBatch.Build<ConsumerRecord> = (offset, timestamp, key, value, headers) => ({
@@ -111,10 +111,8 @@ export const recordsFromBatches = (
     const checked = RecordBatch.validate(batch)
     if (Either.isLeft(checked)) return Either.left(checked.left)
     if (checked.right.lastOffset < nextOffset) continue
-    const decoded = RecordBatch.decodeRecordsWith(batch, fetchOffset, build)
+    const decoded = RecordBatch.decodeRecordsWith(batch, fetchOffset, build, records)
     if (Either.isLeft(decoded)) return Either.left(decoded.left)
-    if (records.length === 0) records = decoded.right
-    else for (const r of decoded.right) records.push(r)
     nextOffset = checked.right.lastOffset + 1
   }
   return Either.right({ records, nextOffset })
@@ -244,9 +242,7 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
             }), { concurrency: "unbounded", discard: true }),
           Deferred.await(gotRecords)
         )
-        const out: Array<ConsumerRecord> = []
-        for (const r of results) if (r !== undefined) for (const record of r) out.push(record)
-        return out
+        return concat(results)
       })
 
     const consumer: Consumer = {
@@ -281,6 +277,24 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
     }
     return consumer
   })
+
+/** The records of every partition that brought some, in one array (no copy when only one did). */
+const concat = (results: ReadonlyArray<Array<ConsumerRecord> | undefined>): Array<ConsumerRecord> => {
+  let only: Array<ConsumerRecord> | undefined
+  let total = 0
+  let nonEmpty = 0
+  for (const r of results) {
+    if (r === undefined || r.length === 0) continue
+    only = r
+    total += r.length
+    nonEmpty++
+  }
+  if (nonEmpty <= 1) return only ?? []
+  const out = new Array<ConsumerRecord>(total)
+  let at = 0
+  for (const r of results) if (r !== undefined) for (let i = 0; i < r.length; i++) out[at++] = r[i]!
+  return out
+}
 
 const setPaused = (assigned: Map<string, Assigned>, partitions: ReadonlyArray<TopicPartition>, paused: boolean) => {
   for (const tp of partitions) {

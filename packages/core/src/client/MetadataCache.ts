@@ -180,9 +180,26 @@ export const make = (options: Options): Effect.Effect<MetadataCache> =>
         })
       })
 
+    // Leader lookups of the current metadata, memoized (every produce and fetch asks for one).
+    let indexed: ControllerProtocol.ClusterMetadata | undefined
+    let leaders = new Map<string, Either.Either<Leader, NotLeader | UnknownTopicOrPartition>>()
+    const lookup = (m: ControllerProtocol.ClusterMetadata, name: string, partition: number) => {
+      if (indexed !== m) {
+        indexed = m
+        leaders = new Map()
+      }
+      const key = `${partition}:${name}`
+      let found = leaders.get(key)
+      if (found === undefined) {
+        found = leaderOf(m, name, partition)
+        leaders.set(key, found)
+      }
+      return found
+    }
+
     const leader = (name: string, partition: number) =>
-      Effect.flatMap(current, (m) => Either.isRight(leaderOf(m, name, partition)) ? Effect.succeed(m) : refresh).pipe(
-        Effect.flatMap((m) => leaderOf(m, name, partition))
+      Effect.flatMap(current, (m) => Either.isRight(lookup(m, name, partition)) ? Effect.succeed(m) : refresh).pipe(
+        Effect.flatMap((m) => lookup(m, name, partition))
       )
 
     return { current, refresh, topic, leader, askBroker, options: limits } satisfies MetadataCache

@@ -5,18 +5,22 @@
  * and metadata refresh. Idempotent by default with `acks: "all"`: a producer id from the
  * cluster and per-partition sequences, so a retried batch is never written twice.
  *
- * The hot path runs no fiber or Effect per record: `send` partitions its records in a plain
- * loop, queues one entry per partition, and awaits one Deferred per partition.
+ * The hot path runs no fiber or Effect per record and keeps no object per record: `send`
+ * partitions its messages in a plain loop, hands one entry per partition to the partition's
+ * sender, which encodes the records at once into its open batch, and awaits one Deferred per
+ * partition.
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Random } from "effect"
+import { Clock, Deferred, Effect, FiberId, Random } from "effect"
 import type { Scope } from "effect"
 import * as ControllerProtocol from "../cluster/ControllerProtocol.js"
 import * as ClusterErrors from "../cluster/Errors.js"
 import { tpKey } from "../cluster/Metadata.js"
 import type * as ReplicaProtocol from "../cluster/ReplicaProtocol.js"
+import type * as BatchBuilder from "../log/BatchBuilder.js"
 import type * as Record from "../log/Record.js"
+import * as RecordBatch from "../log/RecordBatch.js"
 import * as Retry from "./internal/retry.js"
 import * as Sender from "./internal/sender.js"
 import * as MetadataCache from "./MetadataCache.js"
@@ -91,12 +95,30 @@ export const defaults = {
   retries: 10
 } as const
 
+/** Batch working buffers a producer keeps for reuse (about `batchSize` each). */
+const maxPooledBuffers = 8
+
 /** Largest `maxInFlight` with idempotence (the leader remembers 5 batches per producer). */
 export const maxInFlightIdempotent = 5
 
 const utf8 = new TextEncoder()
 const toBytes = (b: Bytes | null | undefined): Uint8Array | null =>
   b === null || b === undefined ? null : typeof b === "string" ? utf8.encode(b) : b
+
+/**
+ * The fields of a `send`'s messages that had to be converted to bytes (strings, headers given as
+ * an object), by message index; made only when a send has such a message.
+ */
+class Converted {
+  readonly keys: Array<Uint8Array | undefined>
+  readonly values: Array<Uint8Array | undefined>
+  readonly headers: Array<ReadonlyArray<Record.Header> | undefined>
+  constructor(n: number) {
+    this.keys = new Array(n)
+    this.values = new Array(n)
+    this.headers = new Array(n)
+  }
+}
 
 /** Shared by every record sent without headers (no array per record). */
 const noHeaders: ReadonlyArray<Record.Header> = Object.freeze([])
@@ -139,10 +161,12 @@ export const make = (options: Options): Effect.Effect<Producer, ProducerError, S
     )
     const identity = settings.idempotent ? yield* newIdentity : undefined
     const senders = new Map<string, Sender.Sender>()
+    const buffers = new Sender.BufferPool(maxPooledBuffers, 2 * (settings.batchSize + RecordBatch.HEADER_BYTES))
     const creating = yield* Effect.makeSemaphore(1)
     let partitionerState = Partitioner.initial
     const stickySent = new Map<string, number>()
-    const roundRobin = new Map<string, number>()
+    /** Keyless round-robin counters by topic (a cell per topic: looked up once per send, not per record). */
+    const roundRobin = new Map<string, { next: number }>()
 
     const senderFor = (topic: string, partition: number): Effect.Effect<Sender.Sender> => {
       const key = tpKey({ topic, partition })
@@ -165,7 +189,8 @@ export const make = (options: Options): Effect.Effect<Producer, ProducerError, S
             node: options.node,
             cache,
             identity,
-            newIdentity
+            newIdentity,
+            buffers
           }, scope),
           (sender) => Effect.sync(() => senders.set(key, sender))
         )
@@ -177,15 +202,16 @@ export const make = (options: Options): Effect.Effect<Producer, ProducerError, S
       message: Message,
       key: Uint8Array | null,
       numPartitions: number,
-      randomInt: number
+      randomInt: number,
+      counter: { next: number }
     ): number => {
       const strategy = settings.strategy
       if (message.partition !== undefined) return message.partition
       if (strategy._tag === "Default" && key === null && strategy.keyless === "round-robin") {
         // Partitioner.roundRobin without a Map copy per record.
-        const counter = roundRobin.get(topic) ?? 0
-        roundRobin.set(topic, (counter + 1) | 0)
-        return Partitioner.toPositive(counter) % numPartitions
+        const n = counter.next
+        counter.next = (n + 1) | 0
+        return Partitioner.toPositive(n) % numPartitions
       }
       const [partition, next] = Partitioner.choose(
         strategy,
@@ -210,70 +236,97 @@ export const make = (options: Options): Effect.Effect<Producer, ProducerError, S
       }
     }
 
+    /** Retries a topic missing from metadata (just created, not known to every broker yet). Built once. */
+    const topicRetry = {
+      schedule: Retry.schedule(limits),
+      while: (e: { readonly _tag: string }) => e._tag === "UnknownTopicOrPartition"
+    }
+
     const send = (request: SendRequest): Effect.Effect<ReadonlyArray<RecordMetadata>, ProducerError> =>
       Effect.gen(function*() {
         const { messages, topic } = request
-        if (messages.length === 0) return []
-        const info = yield* cache.topic(topic).pipe(
-          Effect.retry({
-            schedule: Retry.schedule(limits),
-            while: (e) => e._tag === "UnknownTopicOrPartition"
-          })
-        )
+        const n = messages.length
+        if (n === 0) return []
+        const info = yield* Effect.retry(cache.topic(topic), topicRetry)
         const numPartitions = info.partitions.length
         const now = yield* Clock.currentTimeMillis
         const sticky = settings.strategy._tag === "Default" && settings.strategy.keyless === "sticky"
         const randomInt = sticky ? yield* Random.nextInt : 0
         if (sticky) advanceSticky(topic, numPartitions, randomInt)
-        const partitionOf = new Array<number>(messages.length)
-        const indexIn = new Array<number>(messages.length)
-        const timestamps = new Array<number>(messages.length)
-        // Per partition (array by partition number, plus first-seen order, no Map per record).
-        const entries = new Array<{ records: Array<Record.Record>; bytes: number } | undefined>(numPartitions)
+        // One pass: partition, convert what is not bytes yet (kept aside, so nothing is converted
+        // twice), estimate sizes. Per partition: a count and a size (arrays by partition number),
+        // no object per record.
+        let counter = roundRobin.get(topic)
+        if (counter === undefined) roundRobin.set(topic, counter = { next: 0 })
+        const partitionOf = new Int32Array(n)
+        const indexIn = new Int32Array(n)
+        const counts = new Int32Array(numPartitions)
+        const estimates = new Float64Array(numPartitions)
         const seen: Array<number> = []
-        for (let i = 0; i < messages.length; i++) {
+        let converted: Converted | undefined
+        for (let i = 0; i < n; i++) {
           const m = messages[i]!
-          const key = toBytes(m.key)
-          const partition = choose(topic, m, key, numPartitions, randomInt)
+          let key: Uint8Array | null = null
+          if (m.key !== undefined && m.key !== null) {
+            key = typeof m.key === "string" ? ((converted ??= new Converted(n)).keys[i] = utf8.encode(m.key)) : m.key
+          }
+          const partition = choose(topic, m, key, numPartitions, randomInt, counter)
           if (!Number.isInteger(partition) || partition < 0 || partition >= numPartitions) {
             return yield* Effect.fail(new ClusterErrors.UnknownTopicOrPartition({ topic, partition }))
           }
-          const record: Record.Record = {
-            key,
-            value: toBytes(m.value),
-            headers: toHeaders(m.headers),
-            timestamp: m.timestamp ?? now
-          }
-          let entry = entries[partition]
-          if (entry === undefined) {
-            entries[partition] = entry = { records: [], bytes: 0 }
-            seen.push(partition)
-          }
+          const value = typeof m.value === "string"
+            ? ((converted ??= new Converted(n)).values[i] = utf8.encode(m.value))
+            : m.value ?? null
+          const headers = m.headers === undefined || Array.isArray(m.headers)
+            ? (m.headers as ReadonlyArray<Record.Header> | undefined) ?? noHeaders
+            : ((converted ??= new Converted(n)).headers[i] = toHeaders(m.headers))
+          if (counts[partition] === 0) seen.push(partition)
           partitionOf[i] = partition
-          indexIn[i] = entry.records.length
-          timestamps[i] = record.timestamp
-          entry.records.push(record)
-          entry.bytes += Sender.estimateBytes(record)
+          indexIn[i] = counts[partition]!++
+          estimates[partition] += Sender.estimateBytes(key, value, headers)
         }
-        const firstOffsets = yield* Effect.forEach(seen, (partition) =>
-          Effect.gen(function*() {
-            const entry = entries[partition]!
-            const sender = yield* senderFor(topic, partition)
-            const deferred = yield* Deferred.make<number, Sender.SendError>()
-            yield* sender.offer({ records: entry.records, bytes: entry.bytes, deferred })
-            return [partition, deferred] as const
-          })).pipe(
-            Effect.flatMap((queued) =>
-              Effect.forEach(queued, ([partition, deferred]) =>
-                Effect.map(Deferred.await(deferred), (offset) => [partition, offset] as const))
-            ),
-            Effect.map((pairs) => new Map(pairs))
-          )
-        const out = new Array<RecordMetadata>(messages.length)
-        for (let i = 0; i < messages.length; i++) {
+        // The records of each partition in send order: all of them, or a counting sort by partition.
+        let order: Int32Array | undefined
+        const starts = new Int32Array(numPartitions)
+        if (seen.length > 1) {
+          order = new Int32Array(n)
+          let at = 0
+          for (const partition of seen) {
+            starts[partition] = at
+            at += counts[partition]!
+          }
+          for (let i = 0; i < n; i++) order[starts[partitionOf[i]!]! + indexIn[i]!] = i
+        }
+        const write = (partition: number) => (builder: BatchBuilder.Builder) => {
+          const start = starts[partition]!
+          const end = start + counts[partition]!
+          for (let k = start; k < end; k++) {
+            const i = order === undefined ? k : order[k]!
+            const m = messages[i]!
+            builder.append(
+              converted?.keys[i] ?? (m.key as Uint8Array | null | undefined) ?? null,
+              converted?.values[i] ?? (m.value as Uint8Array | null | undefined) ?? null,
+              converted?.headers[i] ?? (m.headers as ReadonlyArray<Record.Header> | undefined) ?? noHeaders,
+              m.timestamp ?? now
+            )
+          }
+        }
+        const deferreds = new Array<Deferred.Deferred<number, Sender.SendError>>(seen.length)
+        for (let k = 0; k < seen.length; k++) {
+          const partition = seen[k]!
+          const sender = yield* senderFor(topic, partition)
+          const deferred = Deferred.unsafeMake<number, Sender.SendError>(FiberId.none)
+          deferreds[k] = deferred
+          yield* sender.offer({ count: counts[partition]!, bytes: estimates[partition]!, write: write(partition), deferred })
+        }
+        // A plain array: small offsets stay small integers, so the sums below need no boxing.
+        const firstOffsets = new Array<number>(numPartitions)
+        for (let k = 0; k < seen.length; k++) firstOffsets[seen[k]!] = yield* Deferred.await(deferreds[k]!)
+        const out = new Array<RecordMetadata>(n)
+        for (let i = 0; i < n; i++) {
           const partition = partitionOf[i]!
-          const base = firstOffsets.get(partition)!
-          out[i] = { topic, partition, offset: base < 0 ? -1 : base + indexIn[i]!, timestamp: timestamps[i]! }
+          const base = firstOffsets[partition]!
+          out[i] = { topic, partition, offset: base < 0 ? -1 : base + indexIn[i]!, timestamp: messages[i]!.timestamp ?? now }
         }
         return out
       })

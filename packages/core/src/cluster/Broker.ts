@@ -107,7 +107,7 @@ export const behavior = (options: Options) => {
         const heartbeat = Effect.gen(function*() {
           const epoch = yield* Ref.get(brokerEpoch)
           yield* controller.ask(
-            new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }),
+            new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }, true),
             { timeoutMs: controllerTimeoutMs }
           ).pipe(
             Effect.flatMap(({ metadataVersion }) => catchUp(metadataVersion)),
@@ -159,7 +159,8 @@ export const behavior = (options: Options) => {
                 entry = { ref }
                 state.replicas.set(name, entry)
               }
-              yield* Effect.ignore(entry.ref.tell(new P.UpdatePartition({ state: partition, config: topic.config, nodes })))
+              // Parts of metadata already checked (decoded, or built by the controller): no validation again.
+              yield* Effect.ignore(entry.ref.tell(new P.UpdatePartition({ state: partition, config: topic.config, nodes }, true)))
             }
           }
           for (const [name, entry] of state.replicas) {

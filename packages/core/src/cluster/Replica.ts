@@ -16,6 +16,7 @@
 import { Clock, Deferred, Duration, Effect, Either, Fiber, FiberId, Option, Schedule, type Schema, type Scope } from "effect"
 import * as Actor from "../actor/Actor.js"
 import * as Address from "../actor/Address.js"
+import * as BatchBuilder from "../log/BatchBuilder.js"
 import * as LeaderEpochCache from "../log/LeaderEpochCache.js"
 import type * as PartitionLog from "../log/PartitionLog.js"
 import * as RecordBatch from "../log/RecordBatch.js"
@@ -65,8 +66,10 @@ interface State {
   followers: Map<number, Isr.FollowerState>
   producers: ProducerState.ProducerState
   pendingAcks: Array<PendingAck>
-  /** Long polls waiting for new data or a higher watermark. */
-  waiters: Array<Deferred.Deferred<void>>
+  /** Followers' long polls, waiting for an append. */
+  followerWaiters: Array<Deferred.Deferred<void>>
+  /** Consumers' long polls, waiting for a higher watermark (an append alone gives them nothing to read). */
+  consumerWaiters: Array<Deferred.Deferred<void>>
   isrChangeInFlight: boolean
   fetcher: Fiber.RuntimeFiber<void> | undefined
   scope: Scope.Scope
@@ -74,11 +77,22 @@ interface State {
 
 const tpOf = (options: Options) => ({ topic: options.topic, partition: options.partition })
 
-/** Wakes every long poll (new data or a new high watermark). */
-const wakeWaiters = (state: State) => {
-  const waiters = state.waiters
-  state.waiters = []
+const wake = (waiters: ReadonlyArray<Deferred.Deferred<void>>) => {
   for (const waiter of waiters) Deferred.unsafeDone(waiter, Effect.void)
+}
+
+/** Wakes the followers' long polls (new data). */
+const wakeFollowers = (state: State) => {
+  const waiters = state.followerWaiters
+  state.followerWaiters = []
+  wake(waiters)
+}
+
+/** Wakes the consumers' long polls (a new high watermark). */
+const wakeConsumers = (state: State) => {
+  const waiters = state.consumerWaiters
+  state.consumerWaiters = []
+  wake(waiters)
 }
 
 /** Recomputes the high watermark over the ISR and settles the acks=all requests it decides. */
@@ -94,7 +108,7 @@ const advanceHighWatermark = (options: Options, state: State) => {
   })
   if (hw !== state.highWatermark) {
     state.highWatermark = hw
-    wakeWaiters(state)
+    wakeConsumers(state)
   }
   settleAcks(options, state)
 }
@@ -125,7 +139,8 @@ const abandonLeadership = (options: Options, state: State) => {
   })
   for (const ack of state.pendingAcks) Deferred.unsafeDone(ack.deferred, Effect.fail(error))
   state.pendingAcks = []
-  wakeWaiters(state)
+  wakeFollowers(state)
+  wakeConsumers(state)
 }
 
 const notLeader = (options: Options, state: State) =>
@@ -322,7 +337,8 @@ export const behavior = (options: Options) => {
           followers: new Map(),
           producers: ProducerState.empty,
           pendingAcks: [],
-          waiters: [],
+          followerWaiters: [],
+          consumerWaiters: [],
           isrChangeInFlight: false,
           fetcher: undefined,
           scope
@@ -379,14 +395,17 @@ export const behavior = (options: Options) => {
               true
             )
           } else {
+            // A batch built in this process and handed over for the first time is kept as it is
+            // (offsets patched in its header) instead of copied; a retried or received one is copied.
+            const transfer = BatchBuilder.claim(req.batch)
             const info = yield* Effect.mapError(
-              log.append(req.batch, { leaderEpoch: state.partition.leaderEpoch }),
+              log.append(req.batch, { leaderEpoch: state.partition.leaderEpoch, transfer }),
               storageError(options)
             )
             if (idempotent) state.producers = ProducerState.onAppend(state.producers, { ...batchInfo, baseOffset: info.baseOffset })
             state.logEndOffset = info.lastOffset + 1
             result = new P.ProduceResult({ ...info, logStartOffset }, true)
-            wakeWaiters(state)
+            wakeFollowers(state)
             advanceHighWatermark(options, state)
           }
           if (req.acks !== -1 || state.highWatermark > result.lastOffset) return [result, state] as const
@@ -448,14 +467,15 @@ export const behavior = (options: Options) => {
             return [fetchResult(state, available.batches, logStartOffset), state] as const
           }
           if (req.maxWaitMs <= 0) return [fetchResult(state, [], logStartOffset), state] as const
-          // Long poll: wait until there are `minBytes` below the limit (the high watermark for
-          // consumers: an append alone wakes the poll but may not be readable yet) or until
+          // Long poll: wait until there are `minBytes` below the limit (the log end for followers,
+          // woken by appends; the high watermark for consumers, woken when it moves) or until
           // `maxWaitMs` has passed, then answer with whatever there is.
           const now = yield* Clock.currentTimeMillis
           const deadline = now + req.maxWaitMs
           const park = () => {
             const waiter = Deferred.unsafeMake<void>(FiberId.none)
-            state.waiters.push(waiter)
+            if (isFollower) state.followerWaiters.push(waiter)
+            else state.consumerWaiters.push(waiter)
             return waiter
           }
           const first = park()

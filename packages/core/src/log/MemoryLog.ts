@@ -44,13 +44,13 @@ export interface MemoryLog extends PartitionLog.PartitionLog {
 }
 
 /**
- * How a follower append stores its batch. A follower's batches are what the leader's log read
- * returned, which nobody mutates (`ReadResult`: "do not mutate"); in process they are the leader's
- * own stored arrays. Such a batch that is a whole array (not a view pinning a larger buffer, such
- * as a network frame or a file read) is kept as is, sparing a copy per replica; anything else is
- * copied.
+ * How an append stores a batch nobody writes any more: a follower's batch (what the leader's log
+ * read returned, which nobody mutates (`ReadResult`: "do not mutate"); in process, the leader's
+ * own stored arrays) or a leader's batch handed over with `transfer`. Such a batch that is a whole
+ * array (not a view pinning a larger buffer, such as a network frame or a file read) is kept as
+ * is, sparing a copy per replica; anything else is copied.
  */
-const followerAllocate = (batch: Uint8Array): PartitionLog.Allocate | "keep" =>
+const keepAllocate = (batch: Uint8Array): PartitionLog.Allocate | "keep" =>
   batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength ? "keep" : PartitionLog.allocateFresh
 
 /** First index whose batch has `lastOffset >= offset` (batches.length if none). */
@@ -152,15 +152,21 @@ const fromState = (state: State, options: Options): MemoryLog => {
     append: (batch, appendOptions) =>
       open(() =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Either.match(PartitionLog.prepareAppend(batch, state.logEndOffset, now, appendOptions), {
-            onLeft: Effect.fail,
-            onRight: (prepared) => Effect.succeed(store(prepared))
-          })
+          Either.match(
+            PartitionLog.prepareAppend(
+              batch,
+              state.logEndOffset,
+              now,
+              appendOptions,
+              appendOptions?.transfer === true ? keepAllocate(batch) : PartitionLog.allocateFresh
+            ),
+            { onLeft: Effect.fail, onRight: (prepared) => Effect.succeed(store(prepared)) }
+          )
         )
       ),
     appendAsFollower: (batch) =>
       open(() =>
-        Either.match(PartitionLog.prepareFollowerAppend(batch, state.logEndOffset, followerAllocate(batch)), {
+        Either.match(PartitionLog.prepareFollowerAppend(batch, state.logEndOffset, keepAllocate(batch)), {
           onLeft: Effect.fail,
           onRight: (prepared) => Effect.succeed(store(prepared))
         })

@@ -42,6 +42,11 @@ export interface ReadResult {
 export interface AppendOptions {
   /** The leader epoch to stamp into the batch header (the leader's current epoch). */
   readonly leaderEpoch?: number
+  /**
+   * The caller hands the bytes over (nobody writes them any more): a log that keeps batches
+   * (MemoryLog) may patch and keep them instead of copying. Others ignore it.
+   */
+  readonly transfer?: boolean
 }
 
 /** The answer of a timestamp lookup: first offset whose timestamp is >= the target. */
@@ -101,6 +106,11 @@ export interface Prepared {
   readonly bytes: Uint8Array
   readonly header: RecordBatch.Header
   readonly info: AppendInfo
+  /**
+   * Whether the CRC of `bytes` was checked. Only a preparation asked for `crc: "later"` leaves it
+   * `false`, and then the caller must check `RecordBatch.crcMatches(bytes)` before the append counts.
+   */
+  readonly crcChecked: boolean
 }
 
 /**
@@ -113,50 +123,68 @@ export type Allocate = (sizeInBytes: number) => Uint8Array
 /** The default `Allocate`: a fresh array the caller may keep. */
 export const allocateFresh: Allocate = (sizeInBytes) => new Uint8Array(sizeInBytes)
 
+/**
+ * When the prepare functions check the batch CRC: `"now"` (before anything else), or `"later"`,
+ * left to the caller (`Prepared.crcChecked` is then `false`) when the check can run beside the
+ * write and the write can be undone on a mismatch (FileLog). A `LogAppendTime` batch on the leader
+ * is always checked now: restamping its time re-checksums it, which would hide a bad CRC.
+ */
+export type CrcCheck = "now" | "later"
+
 const copyInto = (batch: Uint8Array, allocate: Allocate): Uint8Array => {
   const bytes = allocate(batch.length)
   bytes.set(batch)
   return bytes
 }
 
+const validateFor = (batch: Uint8Array, crc: CrcCheck) =>
+  crc === "now" ? RecordBatch.validate(batch) : RecordBatch.validateHeader(batch)
+
 /**
  * The leader's side of an append, shared by every implementation: validate, copy with offsets
  * from `nextOffset` (the caller's bytes are never mutated), stamp the epoch and, for
- * `LogAppendTime` batches, the append time. The copy goes into `allocate(batch.length)`.
+ * `LogAppendTime` batches, the append time. The copy goes into `allocate(batch.length)`; with
+ * `"keep"` the batch itself is patched and kept (a batch handed over with `transfer`).
  */
 export const prepareAppend = (
   batch: Uint8Array,
   nextOffset: number,
   nowMs: number,
   options?: AppendOptions,
-  allocate: Allocate = allocateFresh
+  allocate: Allocate | "keep" = allocateFresh,
+  crc: CrcCheck = "now"
 ): Either.Either<Prepared, CorruptRecord> =>
-  Either.flatMap(RecordBatch.validate(batch), (h) => {
+  Either.flatMap(validateFor(batch, crc), (h) => {
     if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
-    const bytes = copyInto(batch, allocate)
+    const logAppendTime = h.timestampType === "LogAppendTime"
+    if (logAppendTime && crc === "later" && !RecordBatch.crcMatches(batch)) return Either.left(RecordBatch.crcMismatch())
+    const bytes = allocate === "keep" ? batch : copyInto(batch, allocate)
     RecordBatch.setBaseOffset(bytes, nextOffset)
     if (options?.leaderEpoch !== undefined) RecordBatch.setLeaderEpoch(bytes, options.leaderEpoch)
-    const appendTime = h.timestampType === "LogAppendTime" ? nowMs : -1
+    const appendTime = logAppendTime ? nowMs : -1
     if (appendTime >= 0) RecordBatch.setLogAppendTime(bytes, appendTime)
     const header = RecordBatch.header(bytes)
     return Either.right({
       bytes,
       header,
-      info: { baseOffset: nextOffset, lastOffset: header.lastOffset, logAppendTimeMs: appendTime }
+      info: { baseOffset: nextOffset, lastOffset: header.lastOffset, logAppendTimeMs: appendTime },
+      crcChecked: crc === "now" || logAppendTime
     })
   })
 
 /**
  * The follower's side: validate and check the batch continues exactly at `logEndOffset`; the
  * bytes are copied unchanged into `allocate(batch.length)`, or kept as they are with `"keep"`
- * (for a log that stores batches and may hold the caller's array: see `MemoryLog`).
+ * (for a log that stores batches and may hold the caller's array, like `MemoryLog`, or one that
+ * writes them out before it returns and forgets them, like FileLog).
  */
 export const prepareFollowerAppend = (
   batch: Uint8Array,
   logEndOffset: number,
-  allocate: Allocate | "keep" = allocateFresh
+  allocate: Allocate | "keep" = allocateFresh,
+  crc: CrcCheck = "now"
 ): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> =>
-  Either.flatMap(RecordBatch.validate(batch), (h): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> => {
+  Either.flatMap(validateFor(batch, crc), (h): Either.Either<Prepared, CorruptRecord | NonContiguousOffset> => {
     if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
     if (h.baseOffset !== logEndOffset) {
       return Either.left(new NonContiguousOffset({ expectedOffset: logEndOffset, actualOffset: h.baseOffset }))
@@ -168,7 +196,8 @@ export const prepareFollowerAppend = (
         baseOffset: h.baseOffset,
         lastOffset: h.lastOffset,
         logAppendTimeMs: h.timestampType === "LogAppendTime" ? h.maxTimestamp : -1
-      }
+      },
+      crcChecked: crc === "now"
     })
   })
 

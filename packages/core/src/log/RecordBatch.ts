@@ -221,8 +221,7 @@ export const setLogAppendTime = (bytes: Uint8Array, timestampMs: number): void =
   view.setUint32(17, crc32c(bytes.subarray(CRC_START)))
 }
 
-/** Checks size, magic and CRC of one batch that fills `bytes` exactly. */
-export const validate = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> => {
+const framing = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> => {
   if (bytes.length < HEADER_BYTES) {
     return Either.left(new CorruptRecord({ reason: `batch of ${bytes.length} bytes is shorter than its header` }))
   }
@@ -231,14 +230,32 @@ export const validate = (bytes: Uint8Array): Either.Either<Header, CorruptRecord
     return Either.left(new CorruptRecord({ reason: `batch length ${h.sizeInBytes} does not match ${bytes.length} bytes` }))
   }
   if (h.magic !== MAGIC) return Either.left(new CorruptRecord({ reason: `unsupported magic ${h.magic}` }))
-  if (crc32c(bytes.subarray(CRC_START)) !== h.crc) {
-    return Either.left(new CorruptRecord({ reason: "CRC-32C mismatch" }))
-  }
-  if (h.recordCount < 0 || h.lastOffsetDelta < h.recordCount - 1 || h.lastOffsetDelta < 0) {
-    return Either.left(new CorruptRecord({ reason: `bad record count ${h.recordCount}` }))
-  }
   return Either.right(h)
 }
+
+const counts = (h: Header): Either.Either<Header, CorruptRecord> =>
+  h.recordCount < 0 || h.lastOffsetDelta < h.recordCount - 1 || h.lastOffsetDelta < 0
+    ? Either.left(new CorruptRecord({ reason: `bad record count ${h.recordCount}` }))
+    : Either.right(h)
+
+/** The error of a batch whose CRC does not match its contents. */
+export const crcMismatch = (): CorruptRecord => new CorruptRecord({ reason: "CRC-32C mismatch" })
+
+/**
+ * Whether the stored CRC matches the batch (assumes `validateHeader` passed). The one check that
+ * reads every byte: about as costly as writing the batch to the page cache.
+ */
+export const crcMatches = (bytes: Uint8Array): boolean => crc32c(bytes.subarray(CRC_START)) === viewOf(bytes).getUint32(17)
+
+/** Checks size, magic and CRC of one batch that fills `bytes` exactly. */
+export const validate = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> =>
+  Either.flatMap(framing(bytes), (h) => (crcMatches(bytes) ? counts(h) : Either.left(crcMismatch())))
+
+/**
+ * `validate` without the CRC: every header check, none of the bytes after the header read. For a
+ * caller that checks `crcMatches` itself later (a log overlapping it with its write).
+ */
+export const validateHeader = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> => Either.flatMap(framing(bytes), counts)
 
 /**
  * Splits a byte run of back-to-back batches into views (no copies). Stops at the first batch
@@ -278,19 +295,22 @@ export type Build<A> = (
 /**
  * Decodes the records of a valid batch at or after `fromOffset`, each built by `build` (one
  * object per record, no intermediate; keys and values are views of the batch). Records below
- * `fromOffset` are read (to check them) but not built.
+ * `fromOffset` are read (to check them) but not built. They are pushed onto `into` when given
+ * (several batches into one array; on a failure it may hold part of the batch), else onto a new
+ * array.
  */
 export const decodeRecordsWith = <A>(
   bytes: Uint8Array,
   fromOffset: number,
-  build: Build<A>
+  build: Build<A>,
+  into: Array<A> = []
 ): Either.Either<Array<A>, CorruptRecord> => {
   const view = viewOf(bytes)
   const base = Codec.getInt64(view, 0)
   const logAppendTime = (view.getInt16(21) & TIMESTAMP_TYPE_BIT) !== 0
   const timestampBase = Codec.getInt64(view, logAppendTime ? 35 : 27)
   const recordCount = view.getInt32(57)
-  const out: Array<A> = []
+  const out = into
   const cursor: Codec.Cursor = { pos: HEADER_BYTES }
   const part: Codec.Build<A | null> = (offsetDelta, timestampDelta, key, value, headers) => {
     const offset = base + offsetDelta

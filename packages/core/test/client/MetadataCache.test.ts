@@ -23,8 +23,6 @@ const metadata = new ControllerProtocol.ClusterMetadata({
   }]
 })
 
-const pending = (bytes: number): Sender.Pending => ({ records: [], bytes, deferred: undefined as never })
-
 describe("MetadataCache and client decisions (pure)", () => {
   it("leaderOf: leader node, no leader, unknown partition", () => {
     expect(Either.getOrThrow(MetadataCache.leaderOf(metadata, "t", 0))).toEqual({ brokerId: 1, nodeId: "b1", leaderEpoch: 3 })
@@ -44,9 +42,10 @@ describe("MetadataCache and client decisions (pure)", () => {
     expect([1, 2, 3, 4, 10].map((n) => Retry.backoffMs(options, n))).toEqual([100, 200, 400, 500, 500])
   })
 
-  it("splitBatches never splits a send and keeps order", () => {
-    const groups = Sender.splitBatches([pending(60), pending(60), pending(200), pending(10), pending(10)], 100)
-    expect(groups.map((g) => g.map((p) => p.bytes))).toEqual([[60], [60], [200], [10, 10]])
+  it("fits: a batch takes whole sends up to batchSize; an empty batch takes any send", () => {
+    expect(Sender.fits(60, 1, 40, 100)).toBe(true)
+    expect(Sender.fits(60, 1, 41, 100)).toBe(false)
+    expect(Sender.fits(0, 0, 200, 100)).toBe(true)
   })
 
   it("decide: retriable vs final; OutOfOrderSequence retried only behind a pending batch with idempotence", () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, TestClock } from "effect"
+import { Effect, Either, Exit, Fiber, Scope, TestClock } from "effect"
 import * as ClusterErrors from "../../src/cluster/Errors.js"
 import * as Partitioner from "../../src/client/Partitioner.js"
 import * as Producer from "../../src/client/Producer.js"
+import * as RecordBatch from "../../src/log/RecordBatch.js"
 import * as FakeCluster from "./FakeCluster.js"
 import { network, withClock } from "./support.js"
 
@@ -147,6 +148,54 @@ describe("Producer", () => {
       const producer = yield* Producer.make({ node: fake.client, bootstrap: fake.bootstrap, retries: 2 })
       const failure = yield* Effect.flip(withClock(producer.send({ topic: "nope", messages: [{ value: "a" }] }), 50))
       expect(failure._tag).toBe("UnknownTopicOrPartition")
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("every message shape is encoded once: string or byte keys, null values, headers as object or list, own timestamps", () =>
+    Effect.gen(function*() {
+      const fake = yield* setup(1, 1)
+      const producer = yield* Producer.make({ node: fake.client, bootstrap: fake.bootstrap })
+      const utf8 = new TextEncoder()
+      const sent = yield* producer.send({
+        topic: "t",
+        messages: [
+          { key: "k1", value: "v1", headers: { a: "x", b: null }, timestamp: 500 },
+          { key: utf8.encode("k2"), value: null, headers: [{ key: "c", value: utf8.encode("y") }] },
+          { value: utf8.encode("v3"), timestamp: 400 }
+        ]
+      })
+      expect(sent.map((m) => [m.offset, m.timestamp])).toEqual([[0, 500], [1, 0], [2, 400]])
+      const read = yield* fake.logs.get("t-0")!.read(0, 1 << 20)
+      const records = Either.getOrThrow(RecordBatch.decodeRecords(read.batches[0]!))
+      const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b))
+      expect(records.map((r) => ({
+        key: text(r.key),
+        value: text(r.value),
+        headers: r.headers.map((h) => [h.key, text(h.value)]),
+        timestamp: r.timestamp
+      }))).toEqual([
+        { key: "k1", value: "v1", headers: [["a", "x"], ["b", null]], timestamp: 500 },
+        { key: "k2", value: null, headers: [["c", "y"]], timestamp: 0 },
+        { key: null, value: "v3", headers: [], timestamp: 400 }
+      ])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("maxQueuedSends makes a send wait for room; closing the producer fails whatever is still queued", () =>
+    Effect.gen(function*() {
+      const fake = yield* setup(1, 1)
+      const scope = yield* Scope.make()
+      const producer = yield* Producer.make({ node: fake.client, bootstrap: fake.bootstrap, lingerMs: 60_000, maxQueuedSends: 2 })
+        .pipe(Scope.extend(scope))
+      const fibers = yield* Effect.forEach([0, 1, 2], (i) => Effect.fork(producer.send({ topic: "t", messages: [{ value: `m${i}` }] })))
+      yield* TestClock.adjust(10)
+      expect(fibers.map((f) => f.unsafePoll())).toEqual([null, null, null])
+      // Lingering ends: the two queued sends go as one batch, the third takes their room.
+      yield* TestClock.adjust(60_000)
+      const first = yield* Effect.forEach(fibers.slice(0, 2), Fiber.join)
+      expect(first.map((r) => r[0]!.offset)).toEqual([0, 1])
+      expect(fake.produces.map((p) => p.recordCount)).toEqual([2])
+      yield* Scope.close(scope, Exit.void)
+      const last = yield* Fiber.await(fibers[2]!)
+      expect(Exit.isFailure(last) && Exit.causeOption(last).pipe((c) => c._tag === "Some" && String(c.value))).toContain("ProducerClosed")
     }).pipe(Effect.provide(network)))
 
   it.scoped("acks=0 answers offset -1 without waiting; sticky keeps keyless records of a send together", () =>

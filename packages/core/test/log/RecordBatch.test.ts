@@ -80,6 +80,22 @@ describe("RecordBatch", () => {
     expect(Either.getLeft(RecordBatch.validate(batch.subarray(0, batch.length - 1)))._tag).toBe("Some")
   })
 
+  it("validateHeader checks all but the CRC, crcMatches the CRC alone; validate is both", () => {
+    const batch = RecordBatch.encode({ records: [Record.fromStrings("key", "value", 1), Record.fromStrings("k", "v", 2)] })
+    expect(RecordBatch.crcMatches(batch)).toBe(true)
+    for (let i = RecordBatch.HEADER_BYTES; i < batch.length; i++) {
+      const bad = batch.slice()
+      bad[i]! ^= 0x10
+      expect(Either.isRight(RecordBatch.validateHeader(bad))).toBe(true) // the records are not read
+      expect(RecordBatch.crcMatches(bad)).toBe(false)
+      expect(RecordBatch.validate(bad)).toMatchObject({ _tag: "Left", left: { reason: "CRC-32C mismatch" } })
+    }
+    const noCount = batch.slice()
+    new DataView(noCount.buffer).setInt32(57, -1)
+    expect(Either.isLeft(RecordBatch.validateHeader(noCount))).toBe(true)
+    expect(Either.isLeft(RecordBatch.validateHeader(batch.subarray(0, batch.length - 1)))).toBe(true)
+  })
+
   it("splits back-to-back batches and stops at a torn one", () => {
     const a = RecordBatch.encode({ records: [Record.fromStrings("a", "1", 1)] })
     const b = RecordBatch.encode({ baseOffset: 1, records: [Record.fromStrings("b", "2", 2)] })

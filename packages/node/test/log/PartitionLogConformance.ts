@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { LeaderEpochCache, type PartitionLog, RecordBatch } from "@fiberlog/core"
 import { Effect, Either, Option, type Scope, TestClock } from "effect"
-import { batch, readAll, values } from "./batches.js"
+import { batch, readAll, values, wide } from "./batches.js"
 
 /** Builds a fresh, empty log for one test. */
 export type MakeLog = () => Effect.Effect<PartitionLog.PartitionLog, unknown, Scope.Scope>
@@ -70,6 +70,35 @@ export const conformance = (name: string, makeLog: MakeLog) =>
         expect((yield* Effect.flip(log.append(bad)))._tag).toBe("CorruptRecord")
         expect((yield* Effect.flip(log.append(RecordBatch.encode({ records: [] }))))._tag).toBe("CorruptRecord")
         expect(yield* log.logEndOffset).toBe(0)
+      }))
+
+    it.scoped("a corrupt batch, leader or follower, CreateTime or LogAppendTime, leaves the log as it was", () =>
+      Effect.gen(function*() {
+        const log = yield* makeLog()
+        yield* log.append(batch(2, "ok"), { leaderEpoch: 1 })
+        const flip = (b: Uint8Array, at: number) => {
+          b[at]! ^= 0x10
+          return b
+        }
+        // Small batches, and wide ones (a FileLog checks those beside its write, then undoes it).
+        const corrupt = [batch, (n: number, tag: string, ts: number, options?: Partial<RecordBatch.EncodeInput>) =>
+          wide(n, tag, 10_000, ts, options)].flatMap((make) => [
+            () => log.append(flip(make(3, "x", 1000), 70), { leaderEpoch: 1 }),
+            () => log.append(flip(make(3, "x", 1000), 70), { leaderEpoch: 2 }), // would start an epoch
+            () => log.append(flip(make(3, "x", 1000, { timestampType: "LogAppendTime" }), 70)), // restamped only if valid
+            () => log.appendAsFollower(flip(make(3, "x", 1000, { baseOffset: 2, partitionLeaderEpoch: 1 }), 70))
+          ])
+        for (const attempt of corrupt) {
+          const err = yield* Effect.flip(attempt())
+          expect(err).toMatchObject({ _tag: "CorruptRecord", reason: "CRC-32C mismatch" })
+          expect(yield* log.logEndOffset).toBe(2)
+          expect(yield* log.epochs).toEqual([{ epoch: 1, startOffset: 0 }])
+        }
+        expect((yield* log.append(batch(1, "next"), { leaderEpoch: 1 })).baseOffset).toBe(2)
+        yield* log.appendAsFollower(batch(1, "f", 1000, { baseOffset: 3, partitionLeaderEpoch: 1 }))
+        const all = yield* readAll(log, 0)
+        expect(values(all)).toEqual([[0, "ok-0"], [1, "ok-1"], [2, "next-0"], [3, "f-0"]])
+        for (const b of all) expect(Either.isRight(RecordBatch.validate(b))).toBe(true)
       }))
 
     it.scoped("truncateTo drops the batch holding the offset and everything after", () =>

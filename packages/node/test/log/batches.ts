@@ -9,6 +9,25 @@ export const batch = (count: number, tag = "v", ts = 1000, options?: Partial<Rec
     records: Array.from({ length: count }, (_, i) => Record.fromStrings(`k${i}`, `${tag}-${i}`, ts + i))
   })
 
+/** The value of record `i` in a `wide` batch: "{tag}-{i}" padded with dots to `valueBytes`. */
+export const wideValue = (tag: string, i: number, valueBytes: number): string => `${tag}-${i}`.padEnd(valueBytes, ".")
+
+/**
+ * A batch like `batch` whose values are padded to `valueBytes` each: with two 10 KB records it
+ * passes the size from which a FileLog checks the CRC beside its write, not before.
+ */
+export const wide = (
+  count: number,
+  tag = "v",
+  valueBytes = 10_000,
+  ts = 1000,
+  options?: Partial<RecordBatch.EncodeInput>
+): Uint8Array =>
+  RecordBatch.encode({
+    ...options,
+    records: Array.from({ length: count }, (_, i) => Record.fromStrings(`k${i}`, wideValue(tag, i, valueBytes), ts + i))
+  })
+
 /** Offsets, values of every record in some batches. */
 export const values = (batches: ReadonlyArray<Uint8Array>): Array<[number, string | null]> =>
   batches.flatMap((b) =>

@@ -24,6 +24,25 @@ import * as Supervision from "../Supervision.js"
 import { AskTimers } from "./timers.js"
 import { type Reason, Terminated } from "../Terminated.js"
 
+type Codec = (value: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
+
+const decoders = new WeakMap<Schema.Schema<any, any>, Codec>()
+const encoders = new WeakMap<Schema.Schema<any, any>, Codec>()
+
+/** `Schema.decodeUnknown(schema)`, made once per schema (protocols and exit schemas live as long as the process). */
+const decoderOf = (schema: Schema.Schema<any, any>): Codec => {
+  let decode = decoders.get(schema)
+  if (decode === undefined) decoders.set(schema, decode = Schema.decodeUnknown(schema))
+  return decode
+}
+
+/** `Schema.encode(schema)`, made once per schema. */
+const encoderOf = (schema: Schema.Schema<any, any>): Codec => {
+  let encode = encoders.get(schema)
+  if (encode === undefined) encoders.set(schema, encode = Schema.encode(schema) as Codec)
+  return encode
+}
+
 /** A request waiting in a mailbox, with the way back to its asker. */
 class AskDelivery {
   constructor(
@@ -161,7 +180,7 @@ export class NodeImpl implements Actor.NodeLike {
   ): Effect.Effect<void, DeliveryError> {
     const transport = this.transport!
     const payload: Effect.Effect<unknown, MessageNotSerializable> = transport.encodes
-      ? Effect.mapError(Schema.encode(protocol)(message), (error) =>
+      ? Effect.mapError(encoderOf(protocol)(message), (error) =>
         new MessageNotSerializable({ address: address.toString(), detail: error.message }))
       : Effect.succeed(message)
     return Effect.flatMap(payload, (payload) =>
@@ -400,7 +419,7 @@ export class NodeImpl implements Actor.NodeLike {
   private decode(schema: Schema.Schema<any, any>, envelope: Envelope.Envelope): Effect.Effect<any, MessageNotSerializable> {
     if (!envelope.encoded) return Effect.succeed(envelope.payload)
     return Effect.mapError(
-      Schema.decodeUnknown(schema)(envelope.payload),
+      decoderOf(schema)(envelope.payload),
       (error) => new MessageNotSerializable({ address: `${envelope.to}/${envelope.path}`, detail: error.message })
     )
   }
@@ -433,10 +452,9 @@ export class NodeImpl implements Actor.NodeLike {
         if (pending === undefined) return Effect.void
         this.pendingAsks.delete(envelope.id)
         if (!envelope.encoded) return Deferred.done(pending.deferred, envelope.payload as Exit.Exit<unknown, unknown>)
-        return Schema.decodeUnknown(
-          Schema.exitSchema(pending.request) as Schema.Schema<Exit.Exit<unknown, unknown>, unknown>
-        )(envelope.payload).pipe(
-          Effect.flatMap((exit) => Deferred.done(pending.deferred, exit)),
+        const exitSchema = Schema.exitSchema(pending.request) as Schema.Schema<Exit.Exit<unknown, unknown>, unknown>
+        return decoderOf(exitSchema)(envelope.payload).pipe(
+          Effect.flatMap((exit) => Deferred.done(pending.deferred, exit as Exit.Exit<unknown, unknown>)),
           Effect.catchAll((error) =>
             Deferred.fail(pending.deferred, new MessageNotSerializable({ address: `${envelope.from}`, detail: error.message }))
           ),
@@ -487,7 +505,7 @@ export class NodeImpl implements Actor.NodeLike {
         payload
       }))
     if (!transport.encodes) return send(exit)
-    return (Schema.serializeExit(request, exit) as Effect.Effect<unknown, ParseResult.ParseError>).pipe(
+    return encoderOf(Schema.exitSchema(request))(exit).pipe(
       Effect.flatMap(send),
       Effect.catchAll((error) =>
         this.reject(envelope, new MessageNotSerializable({ address: `${this.id}/${envelope.path}`, detail: `reply: ${error.message}` }))

@@ -1,12 +1,14 @@
 /**
- * The producer's per-partition accumulator and sender. Each `send` call puts ONE pending entry
- * (its records for this partition and a Deferred) on the partition's bounded queue; one fiber
- * per partition drains the queue, waits `lingerMs` while the batch is below `batchSize`, encodes
- * one `RecordBatch` per `batchSize` of pending entries, and sends one `Produce` per batch with at
- * most `maxInFlight` outstanding. Failed batches are retried in order: a retry first waits for
- * the batch before it, so a partition's records land in send order.
+ * The producer's per-partition accumulator and sender (Kafka's RecordAccumulator + Sender). Each
+ * `send` call hands ONE entry per partition (its records, a size estimate and a Deferred); the
+ * entry's records are encoded at once into the partition's open batch (`BatchBuilder`), so no
+ * record object outlives the `send` call. A batch takes whole entries while they fit in
+ * `batchSize` (an entry never splits). One fiber per partition waits `lingerMs` while the open
+ * batch is below `batchSize`, then sends one `Produce` per batch with at most `maxInFlight`
+ * outstanding. Failed batches are retried in order: a retry first waits for the batch before it,
+ * so a partition's records land in send order.
  */
-import { Deferred, Effect, Exit, Fiber, Queue, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, FiberId, Scope } from "effect"
 import type { Schema } from "effect"
 import type * as Actor from "../../actor/Actor.js"
 import type { DeliveryError } from "../../actor/ActorError.js"
@@ -14,6 +16,7 @@ import * as Address from "../../actor/Address.js"
 import type * as ControllerProtocol from "../../cluster/ControllerProtocol.js"
 import * as ProducerState from "../../cluster/ProducerState.js"
 import * as ReplicaProtocol from "../../cluster/ReplicaProtocol.js"
+import * as BatchBuilder from "../../log/BatchBuilder.js"
 import type * as Record from "../../log/Record.js"
 import * as RecordBatch from "../../log/RecordBatch.js"
 import * as ClientError from "../ClientError.js"
@@ -30,9 +33,13 @@ export type SendError =
   | DeliveryError
 
 /** One `send` call's records for one partition. `deferred` gets the offset of its first record. */
-export interface Pending {
-  readonly records: ReadonlyArray<Record.Record>
+export interface Entry {
+  /** Number of records `write` appends. */
+  readonly count: number
+  /** Estimated encoded size (see `estimateBytes`): decides when a batch is full. */
   readonly bytes: number
+  /** Appends the entry's records, in order. Runs once, synchronously, inside `offer`. */
+  readonly write: (builder: BatchBuilder.Builder) => void
   readonly deferred: Deferred.Deferred<number, SendError>
 }
 
@@ -59,12 +66,40 @@ export interface Config {
   readonly identity: Identity | undefined
   /** Gets a new identity after a batch failed for good (its sequence can not be reused). */
   readonly newIdentity: Effect.Effect<Identity, SendError>
+  /** Working buffers shared by the producer's senders. */
+  readonly buffers: BufferPool
+}
+
+/**
+ * Working buffers for batches being filled, shared by a producer's senders (Kafka's BufferPool):
+ * a batch is written into one, copied out at its exact size when it goes, and the buffer comes
+ * back for the next batch, so filling a batch allocates nothing.
+ */
+export class BufferPool {
+  private readonly free: Array<Uint8Array> = []
+  /** Keeps at most `maxBuffers`, none larger than `maxBufferBytes` (a huge send's buffer is let go). */
+  constructor(readonly maxBuffers: number, readonly maxBufferBytes: number) {}
+  /** A free buffer of at least `minBytes`, if there is one. */
+  take(minBytes: number): Uint8Array | undefined {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const buffer = this.free[i]!
+      if (buffer.length >= minBytes) {
+        this.free.splice(i, 1)
+        return buffer
+      }
+    }
+    return undefined
+  }
+  /** Gives a buffer back (dropped when the pool is full). */
+  give(buffer: Uint8Array): void {
+    if (this.free.length < this.maxBuffers && buffer.length <= this.maxBufferBytes) this.free.push(buffer)
+  }
 }
 
 /** A running partition sender. */
 export interface Sender {
-  /** Queues one send's records; suspends while `maxQueuedSends` entries are waiting. */
-  readonly offer: (pending: Pending) => Effect.Effect<void>
+  /** Encodes one send's records into the open batch; suspends while `maxQueuedSends` entries are waiting. */
+  readonly offer: (entry: Entry) => Effect.Effect<void>
   /** Number of batches handed to the network so far (the sticky partitioner moves on after one). */
   readonly batchesSent: () => number
 }
@@ -72,30 +107,20 @@ export interface Sender {
 /** Extra time an ask waits beyond the request's own timeout, so the broker's answer wins the race. */
 export const askSlackMs = 1_000
 
-/** Estimated encoded size of a record, for batching decisions. Pure. */
-export const estimateBytes = (record: Record.Record): number => {
-  let size = 21 + (record.key?.length ?? 0) + (record.value?.length ?? 0)
-  for (const h of record.headers) size += 10 + h.key.length * 3 + (h.value?.length ?? 0)
+/** Estimated encoded size of a record (an upper bound for small headers), for batching decisions. Pure. */
+export const estimateBytes = (
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: ReadonlyArray<Record.Header>
+): number => {
+  let size = 21 + (key?.length ?? 0) + (value?.length ?? 0)
+  for (let i = 0; i < headers.length; i++) size += 10 + headers[i]!.key.length * 3 + (headers[i]!.value?.length ?? 0)
   return size
 }
 
-/** Splits drained entries into batches of at most `batchSize` bytes (an entry never splits). Pure. */
-export const splitBatches = (pending: ReadonlyArray<Pending>, batchSize: number): Array<Array<Pending>> => {
-  const out: Array<Array<Pending>> = []
-  let current: Array<Pending> = []
-  let size = 0
-  for (const p of pending) {
-    if (current.length > 0 && size + p.bytes > batchSize) {
-      out.push(current)
-      current = []
-      size = 0
-    }
-    current.push(p)
-    size += p.bytes
-  }
-  if (current.length > 0) out.push(current)
-  return out
-}
+/** Whether an entry of `entryBytes` joins a batch holding `batchBytes` in `batchEntries` entries. Pure. */
+export const fits = (batchBytes: number, batchEntries: number, entryBytes: number, batchSize: number): boolean =>
+  batchEntries === 0 || batchBytes + entryBytes <= batchSize
 
 /** How to handle a failed attempt. Pure. */
 export const decide = (
@@ -114,13 +139,38 @@ export const decide = (
   return options.attempt > options.retries ? "exhausted" : "retry"
 }
 
+/** An entry in a batch: how many records, and who waits for their offset. */
+interface Waiter {
+  readonly count: number
+  readonly deferred: Deferred.Deferred<number, SendError>
+}
+
+/** A batch being filled or waiting to go. */
+interface Batch {
+  readonly builder: BatchBuilder.Builder
+  readonly waiters: Array<Waiter>
+  /** Sum of the entries' estimates. */
+  bytes: number
+}
+
+const signal = (deferred: Deferred.Deferred<void> | undefined): void => {
+  if (deferred !== undefined) Deferred.unsafeDone(deferred, Exit.void)
+}
+
 /** Starts a partition's sender fiber in `scope`. */
 export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> =>
   Effect.gen(function*() {
-    const queue = yield* Queue.bounded<Pending>(config.maxQueuedSends)
     const permits = yield* Effect.makeSemaphore(config.maxInFlight)
-    let queuedBytes = 0
+    /** The batch taking entries, and full batches waiting for a permit, in order. */
+    let open: Batch | undefined
+    let ready: Array<Batch> = []
+    /** Entries offered and not dispatched yet (bounded by `maxQueuedSends`). */
+    let queued = 0
+    let closed = false
+    /** Set while the loop waits for a first entry, for a batch to fill, or senders for room. */
+    let wake: Deferred.Deferred<void> | undefined
     let full: Deferred.Deferred<void> | undefined
+    let room: Deferred.Deferred<void> | undefined
     let sent = 0
     let identity = config.identity
     let needsNewIdentity = false
@@ -136,12 +186,20 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
       return replicaCache.ref
     }
 
-    const complete = (group: ReadonlyArray<Pending>, exit: Exit.Exit<number, SendError>) =>
+    /** A new batch for a first entry of `entryBytes`: room for a full batch when lingering, else for the entry. */
+    const newBatch = (entryBytes: number): Batch => {
+      const need = RecordBatch.HEADER_BYTES + entryBytes
+      const limit = Math.max(need, config.batchSize + RecordBatch.HEADER_BYTES)
+      const capacity = config.lingerMs > 0 ? limit : need
+      return { builder: BatchBuilder.make(capacity, limit, config.buffers.take(capacity)), waiters: [], bytes: 0 }
+    }
+
+    const complete = (waiters: ReadonlyArray<Waiter>, exit: Exit.Exit<number, SendError>) =>
       Effect.sync(() => {
         let offset = Exit.isSuccess(exit) ? exit.value : -1
-        for (const p of group) {
-          Deferred.unsafeDone(p.deferred, Exit.isSuccess(exit) ? Exit.succeed(offset) : exit)
-          if (offset >= 0) offset += p.records.length
+        for (const w of waiters) {
+          Deferred.unsafeDone(w.deferred, Exit.isSuccess(exit) ? Exit.succeed(offset) : exit)
+          if (offset >= 0) offset += w.count
         }
       })
 
@@ -187,34 +245,28 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
       return attempt(1)
     }
 
-    const dispatch = (group: ReadonlyArray<Pending>) =>
+    const dispatch = (batch: Batch) =>
       Effect.gen(function*() {
         if (needsNewIdentity) {
           needsNewIdentity = false
           const fresh = yield* Effect.either(config.newIdentity)
-          if (fresh._tag === "Left") return yield* complete(group, Exit.fail(fresh.left))
+          if (fresh._tag === "Left") return yield* complete(batch.waiters, Exit.fail(fresh.left))
           identity = fresh.right
           nextSequence = 0
         }
-        let count = 0
-        for (const p of group) count += p.records.length
-        const records = group.length === 1 ? group[0]!.records : new Array<Record.Record>(count)
-        if (group.length > 1) {
-          let at = 0
-          for (const p of group) for (let i = 0; i < p.records.length; i++) (records as Array<Record.Record>)[at++] = p.records[i]!
-        }
+        const count = batch.builder.count
         const baseSequence = identity === undefined ? -1 : nextSequence
-        if (identity !== undefined) nextSequence = ProducerState.incrementSequence(nextSequence, records.length)
-        const bytes = RecordBatch.encode({
-          records,
+        if (identity !== undefined) nextSequence = ProducerState.incrementSequence(nextSequence, count)
+        const bytes = batch.builder.build({
           producerId: identity?.producerId ?? -1,
           producerEpoch: identity?.producerEpoch ?? -1,
-          baseSequence,
-          partitionLeaderEpoch: -1
+          baseSequence
         })
+        const spare = batch.builder.spare()
+        if (spare !== undefined) config.buffers.give(spare)
         sent++
         if (config.acks === 0) {
-          yield* complete(group, Exit.succeed(-1))
+          yield* complete(batch.waiters, Exit.succeed(-1))
           yield* Effect.forkIn(Effect.ensuring(Effect.ignore(produce(bytes, undefined, false)), permits.release(1)), scope)
           return
         }
@@ -227,7 +279,7 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
             const closed = Exit.isInterrupted(exit) ? Exit.fail(new ClientError.ProducerClosed()) : exit
             if (Exit.isFailure(exit) && idempotent) needsNewIdentity = true
             return Effect.zipRight(
-              complete(group, closed),
+              complete(batch.waiters, closed),
               Effect.zipRight(Deferred.succeed(done, Exit.isSuccess(exit)), permits.release(1))
             )
           }),
@@ -235,30 +287,72 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
         )
       })
 
-    const drained = (items: Iterable<Pending>) => {
-      for (const p of items) queuedBytes -= p.bytes
+    /** Takes every batch there is (the open one closes), releasing their room in the queue. */
+    const takeAll = (): Array<Batch> => {
+      const batches = ready
+      ready = []
+      if (open !== undefined) batches.push(open)
+      open = undefined
+      for (const batch of batches) queued -= batch.waiters.length
+      signal(room)
+      room = undefined
+      return batches
+    }
+
+    const waitFor = (make: (d: Deferred.Deferred<void>) => void) => {
+      const deferred = Deferred.unsafeMake<void>(FiberId.none)
+      make(deferred)
+      return Deferred.await(deferred)
     }
 
     const loop = Effect.gen(function*() {
       yield* permits.take(1)
-      const first = yield* Queue.take(queue)
-      if (config.lingerMs > 0 && queuedBytes < config.batchSize) {
-        const signal = yield* Deferred.make<void>()
-        full = signal
-        if (queuedBytes < config.batchSize) {
-          yield* Effect.raceFirst(Effect.sleep(config.lingerMs), Deferred.await(signal))
-        }
+      while (ready.length === 0 && open === undefined) yield* waitFor((d) => wake = d)
+      if (ready.length === 0 && config.lingerMs > 0 && open!.bytes < config.batchSize) {
+        yield* Effect.raceFirst(Effect.sleep(config.lingerMs), waitFor((d) => full = d))
         full = undefined
       }
-      const rest = yield* Queue.takeAll(queue)
-      const all = [first, ...rest]
-      drained(all)
-      const groups = splitBatches(all, config.batchSize)
-      for (let i = 0; i < groups.length; i++) {
+      const batches = takeAll()
+      for (let i = 0; i < batches.length; i++) {
         if (i > 0) yield* permits.take(1)
-        yield* dispatch(groups[i]!)
+        yield* dispatch(batches[i]!)
       }
     }).pipe(Effect.forever)
+
+    const offer = (entry: Entry): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (closed) return Effect.asVoid(Deferred.fail(entry.deferred, new ClientError.ProducerClosed()))
+        if (queued >= config.maxQueuedSends) {
+          return Effect.zipRight(room !== undefined ? Deferred.await(room) : waitFor((d) => room = d), offer(entry))
+        }
+        if (open !== undefined && !fits(open.bytes, open.waiters.length, entry.bytes, config.batchSize)) {
+          ready.push(open)
+          open = undefined
+        }
+        const batch = open ?? newBatch(entry.bytes)
+        const mark = batch.builder.mark()
+        try {
+          entry.write(batch.builder)
+        } catch (defect) {
+          batch.builder.reset(mark) // a bad record (not bytes) leaves the batch as it was
+          return Effect.die(defect)
+        }
+        open = batch
+        batch.waiters.push({ count: entry.count, deferred: entry.deferred })
+        batch.bytes += entry.bytes
+        queued++
+        if (batch.bytes >= config.batchSize) {
+          ready.push(batch)
+          open = undefined
+        }
+        signal(wake)
+        wake = undefined
+        if (ready.length > 0) {
+          signal(full)
+          full = undefined
+        }
+        return Effect.void
+      })
 
     const fiber = yield* Effect.forkIn(loop, scope)
     // On close, fail whatever is still queued so no caller waits forever.
@@ -266,20 +360,13 @@ export const make = (config: Config, scope: Scope.Scope): Effect.Effect<Sender> 
       scope,
       Effect.zipRight(
         Fiber.interrupt(fiber),
-        Effect.flatMap(Queue.takeAll(queue), (left) =>
-          Effect.forEach(left, (p) => Deferred.fail(p.deferred, new ClientError.ProducerClosed()), { discard: true }))
+        Effect.suspend(() => {
+          closed = true
+          const left = takeAll()
+          return complete(left.flatMap((batch) => batch.waiters), Exit.fail(new ClientError.ProducerClosed()))
+        })
       )
     )
 
-    return {
-      offer: (pending) =>
-        Effect.suspend(() => {
-          queuedBytes += pending.bytes
-          const signal = full !== undefined && queuedBytes >= config.batchSize ? full : undefined
-          return signal === undefined
-            ? Queue.offer(queue, pending)
-            : Effect.zipRight(Queue.offer(queue, pending), Deferred.succeed(signal, undefined))
-        }),
-      batchesSent: () => sent
-    } satisfies Sender
+    return { offer, batchesSent: () => sent } satisfies Sender
   })

@@ -140,8 +140,9 @@ const readBytes = (buf: Uint8Array, cursor: Cursor, end: number): Uint8Array | n
   if (len === -1) return null
   if (!(len >= 0) || cursor.pos + len > end) return undefined
   // A view into the batch, not a copy: decoding is on the consumer's hot path, and copying each
-  // value (a fresh backing store per record) costs more than the rest of decoding together.
-  const out = buf.subarray(cursor.pos, cursor.pos + len)
+  // value (a fresh backing store per record) costs more than the rest of decoding together. A
+  // plain Uint8Array view (not `subarray`, which looks up a species constructor per call).
+  const out = new Uint8Array(buf.buffer, buf.byteOffset + cursor.pos, len)
   cursor.pos += len
   return out
 }

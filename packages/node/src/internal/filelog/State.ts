@@ -53,8 +53,8 @@ export const emptyScratch = (): Uint8Array => new Uint8Array(0)
 
 /**
  * A `PartitionLog.Allocate` over the log's scratch buffer: a view of `sizeInBytes` bytes,
- * valid until the next append. An append copies its batch here (the offsets are patched in the
- * copy), writes it and forgets it, so one warm buffer replaces a fresh allocation per append —
+ * valid until the next append. A leader append copies its batch here (the offsets are patched in
+ * the copy), writes it and forgets it, so one warm buffer replaces a fresh allocation per append —
  * which for a 100 KB batch cost more than the write itself (page faults and GC of external memory).
  * Callers hold the lock and write uninterruptibly, so no two appends share the buffer at once.
  */

@@ -1,0 +1,104 @@
+/**
+ * FileLog under injected file-system faults: a write that fails half-way, and an undo (the cut
+ * of a batch that failed its CRC beside the write) that fails. The faults come from a
+ * `FileSystem` wrapping Node's, whose segment files misbehave on demand.
+ */
+import { FileSystem } from "@effect/platform"
+import { SystemError } from "@effect/platform/Error"
+import { NodeFileSystem } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { batch, readAll, values, wide } from "./log/batches.js"
+import { logFiles, tempDir, withLog } from "./log/fileLogHarness.js"
+
+/** What the segment files do wrong next. */
+interface Faults {
+  /** The next `writeAll` writes half its bytes, then fails. */
+  halfWrite: boolean
+  /** Every `truncate` fails. */
+  truncateFails: boolean
+}
+
+const injected = (method: string) =>
+  new SystemError({ reason: "Unknown", module: "FileSystem", method, description: "injected fault" })
+
+const faulty = (faults: Faults) =>
+  Layer.effect(
+    FileSystem.FileSystem,
+    Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
+      ...fs,
+      open: (path, options) =>
+        Effect.map(fs.open(path, options), (file): FileSystem.File =>
+          path.endsWith(".log")
+            ? {
+              [FileSystem.FileTypeId]: FileSystem.FileTypeId,
+              fd: file.fd,
+              stat: file.stat,
+              sync: file.sync,
+              seek: (offset, from) => file.seek(offset, from),
+              read: (buffer) => file.read(buffer),
+              readAlloc: (size) => file.readAlloc(size),
+              write: (buffer) => file.write(buffer),
+              writeAll: (buffer) => {
+                if (!faults.halfWrite) return file.writeAll(buffer)
+                faults.halfWrite = false
+                return Effect.zipRight(file.writeAll(buffer.subarray(0, buffer.length >> 1)), Effect.fail(injected("writeAll")))
+              },
+              truncate: (length) => (faults.truncateFails ? Effect.fail(injected("truncate")) : file.truncate(length))
+            }
+            : file)
+    }))
+  ).pipe(Layer.provide(NodeFileSystem.layer))
+
+const fileSize = (dir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const names = yield* logFiles(dir)
+    return Number((yield* fs.stat(`${dir}/${names[names.length - 1]}`)).size)
+  })
+
+/** Wide enough for its CRC to be checked beside the write (see `wide`), and failing it. */
+const corrupt = () => {
+  const b = wide(2, "bad")
+  b[b.length - 1]! ^= 1
+  return b
+}
+
+describe("FileLog faults", () => {
+  it.scoped("a write failing half-way fails the append with StorageError and is cut from the file", () =>
+    Effect.gen(function*() {
+      const faults: Faults = { halfWrite: false, truncateFails: false }
+      const dir = yield* tempDir
+      yield* withLog(dir, {}, (log) =>
+        Effect.gen(function*() {
+          yield* log.append(batch(2, "a"))
+          const size = yield* fileSize(dir)
+          faults.halfWrite = true
+          expect(yield* Effect.flip(log.append(wide(2, "lost")))).toMatchObject({ _tag: "StorageError", operation: "append" })
+          expect(yield* fileSize(dir)).toBe(size)
+          expect(yield* log.logEndOffset).toBe(2)
+          expect((yield* log.append(batch(1, "b"))).baseOffset).toBe(2)
+          expect(values(yield* readAll(log, 0))).toEqual([[0, "a-0"], [1, "a-1"], [2, "b-0"]])
+        })).pipe(Effect.provide(faulty(faults)))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("if the cut of a corrupt batch fails, the log stops; reopening drops the corrupt tail", () =>
+    Effect.gen(function*() {
+      const faults: Faults = { halfWrite: false, truncateFails: false }
+      const dir = yield* tempDir
+      yield* withLog(dir, {}, (log) =>
+        Effect.gen(function*() {
+          yield* log.append(batch(2, "a"))
+          faults.truncateFails = true
+          expect(yield* Effect.flip(log.append(corrupt()))).toMatchObject({ _tag: "StorageError", operation: "append" })
+          // The file holds bytes the log does not account for: nothing more goes in.
+          expect((yield* Effect.flip(log.append(batch(1, "b"))))._tag).toBe("LogClosed")
+          expect((yield* Effect.flip(log.read(0, 100)))._tag).toBe("LogClosed")
+        })).pipe(Effect.provide(faulty(faults)))
+      yield* withLog(dir, {}, (log) =>
+        Effect.gen(function*() {
+          expect(values(yield* readAll(log, 0))).toEqual([[0, "a-0"], [1, "a-1"]])
+          expect((yield* log.append(batch(1, "b"))).baseOffset).toBe(2)
+        }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+})
