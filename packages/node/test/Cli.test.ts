@@ -81,7 +81,7 @@ const freePort = Effect.async<number>((resume) => {
 
 describe("Cli", () => {
   it("formats records, assignments and lag", () => {
-    const r = { topic: "t", partition: 1, offset: 7, key: null, value: new TextEncoder().encode("hi"), headers: [], timestamp: 0 }
+    const r = { topic: "t", partition: 1, offset: 7, key: null, value: new TextEncoder().encode("hi"), headers: [], timestamp: 0, leaderEpoch: 0 }
     expect(Format.record(r, false)).toBe("hi")
     expect(Format.record(r, true)).toBe("1:7\thi")
     expect(Format.assignment(new TextEncoder().encode(`{"v":0,"partitions":[["t",0],["t",2]]}`))).toEqual(["t-0", "t-2"])

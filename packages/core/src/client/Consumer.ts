@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Deferred, Effect, Either, Stream } from "effect"
+import { Chunk, Clock, Deferred, Effect, Either, FiberId, Stream } from "effect"
 import type { Schema, Scope } from "effect"
 import type { DeliveryError } from "../actor/ActorError.js"
 import type * as ClusterErrors from "../cluster/Errors.js"
@@ -27,13 +27,19 @@ import * as MetadataCache from "./MetadataCache.js"
 export interface ConsumerRecord extends Record.RecordWithOffset {
   readonly topic: string
   readonly partition: number
+  /** The leader epoch its batch was written in (-1 unknown): what a commit carries (KIP-320). */
+  readonly leaderEpoch: number
 }
 
 /** Where to start when there is no valid position: the log start, the end, or fail. */
 export type OffsetReset = "earliest" | "latest" | "none"
 
-/** A `seek` target. */
-export type SeekTarget = number | ReplicaProtocol.OffsetSpec
+/**
+ * A `seek` target: an offset, a spec resolved by ListOffsets, or an offset with the leader epoch
+ * it was read in (a committed offset, KIP-320): the consumer then fetches only from a leader at
+ * that epoch or later, so stale metadata cannot send it to a deposed leader whose log is shorter.
+ */
+export type SeekTarget = number | ReplicaProtocol.OffsetSpec | { readonly offset: number; readonly leaderEpoch: number }
 
 /** Why a consumer call failed. */
 export type ConsumerError =
@@ -98,6 +104,7 @@ export const recordsFromBatches = (
   const records: Array<ConsumerRecord> = []
   let nextOffset = fetchOffset
   const { partition, topic } = tp
+  let leaderEpoch = -1
   const build: RecordBatch.Build<ConsumerRecord> = (offset, timestamp, key, value, headers) => ({
     topic,
     partition,
@@ -105,12 +112,14 @@ export const recordsFromBatches = (
     timestamp,
     key,
     value,
-    headers
+    headers,
+    leaderEpoch
   })
   for (const batch of batches) {
     const checked = RecordBatch.validate(batch)
     if (Either.isLeft(checked)) return Either.left(checked.left)
     if (checked.right.lastOffset < nextOffset) continue
+    leaderEpoch = checked.right.partitionLeaderEpoch
     const decoded = RecordBatch.decodeRecordsWith(batch, fetchOffset, build, records)
     if (Either.isLeft(decoded)) return Either.left(decoded.left)
     nextOffset = checked.right.lastOffset + 1
@@ -123,8 +132,14 @@ interface Assigned {
   position: number | undefined
   highWatermark: number | undefined
   paused: boolean
-  /** Bumped by every seek, so a poll that started before it does not move the position. */
+  /** Bumped by every seek, so a fetch that started before it does not move the position. */
   version: number
+  /** Fetch only from a leader at this epoch or later (set by a seek to a committed offset). */
+  minLeaderEpoch: number
+  /** The version a fetch in flight was started at (at most one per version). */
+  fetching: number | undefined
+  /** Records a fetch brought that no poll returned yet (fetched at `version`), and the position after them. */
+  buffered: { readonly records: Array<ConsumerRecord>; readonly nextOffset: number; readonly version: number } | undefined
 }
 
 /** Starts a consumer. */
@@ -152,6 +167,8 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
     const resolveOffset = (tp: TopicPartition, target: SeekTarget): Effect.Effect<number, ConsumerError> =>
       typeof target === "number"
         ? Effect.succeed(target)
+        : typeof target === "object" && "offset" in target
+        ? Effect.succeed(target.offset)
         : Effect.flatMap(listOffset(tp, target), (r) =>
           r.offset >= 0 ? Effect.succeed(r.offset) : Effect.map(listOffset(tp, "latest"), (l) => l.offset))
 
@@ -160,6 +177,7 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
         Effect.flatMap(resolveOffset(tp, target), (offset) =>
           Effect.sync(() => {
             a.position = offset
+            a.minLeaderEpoch = typeof target === "object" && "leaderEpoch" in target ? target.leaderEpoch : -1
             a.version++
           })))
 
@@ -175,28 +193,50 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
     const position = (tp: TopicPartition) =>
       Effect.flatMap(get(tp), (a) => a.position !== undefined ? Effect.succeed(a.position) : resetPosition(a))
 
-    /** One partition's fetch: its records (applied to the position), or [] after a retriable error and a backoff. */
-    const fetchOne = (a: Assigned, maxWaitMs: number): Effect.Effect<Array<ConsumerRecord>, ConsumerError> =>
+    /** Backs off after a retriable error (refreshing metadata first when it may be stale). */
+    const backOff = (refresh: boolean) =>
+      Effect.zipRight(refresh ? Effect.ignore(cache.refresh) : Effect.void, Effect.sleep(Retry.backoffMs(cache.options, 1)))
+
+    /**
+     * One partition's fetch from its position: the records and the position after them (none
+     * after a retriable error and a backoff). It tells the leader the epoch it believes current,
+     * so a deposed leader refuses it, and waits for metadata as new as a committed offset's epoch.
+     */
+    const fetchOne = (
+      a: Assigned,
+      maxWaitMs: number
+    ): Effect.Effect<{ readonly records: Array<ConsumerRecord>; readonly nextOffset: number }, ConsumerError> =>
       Effect.gen(function*() {
         const fetchOffset = a.position ?? (yield* resetPosition(a))
         const version = a.version
-        const result = yield* cache.leader(a.tp.topic, a.tp.partition).pipe(
-          Effect.flatMap((leader) =>
-            Leader.replicaRef(options.node, leader.nodeId, a.tp.topic, a.tp.partition).ask(
-              new ReplicaProtocol.Fetch({
-                topic: a.tp.topic,
-                partition: a.tp.partition,
-                fetchOffset,
-                maxBytes,
-                maxWaitMs,
-                minBytes,
-                replicaId: ReplicaProtocol.consumerReplicaId
-              }, true), // the consumer's own settings: no validation per fetch
-              { timeoutMs: maxWaitMs + cache.options.requestTimeoutMs }
-            )
-          ),
-          Effect.either
-        )
+        const none = { records: [], nextOffset: fetchOffset }
+        const leader = yield* Effect.either(cache.leader(a.tp.topic, a.tp.partition))
+        if (Either.isRight(leader) && leader.right.leaderEpoch < a.minLeaderEpoch) {
+          yield* backOff(true)
+          return none
+        }
+        if (Either.isLeft(leader)) {
+          yield* backOff(true)
+          return none
+        }
+        const result = yield* Effect.either(Leader.replicaRef(
+          options.node,
+          leader.right.nodeId,
+          a.tp.topic,
+          a.tp.partition
+        ).ask(
+          new ReplicaProtocol.Fetch({
+            topic: a.tp.topic,
+            partition: a.tp.partition,
+            fetchOffset,
+            maxBytes,
+            maxWaitMs,
+            minBytes,
+            replicaId: ReplicaProtocol.consumerReplicaId,
+            ...(leader.right.leaderEpoch >= 0 ? { currentLeaderEpoch: leader.right.leaderEpoch } : {})
+          }, true), // the consumer's own settings: no validation per fetch
+          { timeoutMs: maxWaitMs + cache.options.requestTimeoutMs }
+        ))
         if (Either.isLeft(result)) {
           const error = result.left
           if (error._tag === "OffsetOutOfRange") {
@@ -205,44 +245,104 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
               a.position = undefined
               yield* resetPosition(a)
             }
-            return []
+            return none
           }
           if (error._tag === "MessageNotSerializable") return yield* Effect.fail(error)
-          // Retriable (leader moved, not reachable, storage) or no broker at all: back off, try next poll.
-          if (ClientError.needsMetadataRefresh(error) || error._tag === "BrokerNotAvailable") {
-            yield* Effect.ignore(cache.refresh)
-          }
-          yield* Effect.sleep(Retry.backoffMs(cache.options, 1))
-          return []
+          // Retriable (leader moved, not reachable, storage) or no broker at all: back off, try again.
+          yield* backOff(ClientError.needsMetadataRefresh(error))
+          return none
         }
         const fetched = result.right
         const decoded = recordsFromBatches(a.tp, fetchOffset, fetched.batches)
         if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
         a.highWatermark = fetched.highWatermark
-        if (a.version !== version || a.position !== fetchOffset) return [] // a seek won
-        a.position = decoded.right.nextOffset
-        return decoded.right.records
+        return decoded.right
       })
 
+    // Fetches run in the background, at most one per partition, as Kafka's fetcher does: a poll
+    // returns what any of them brought and leaves the others in flight for the next poll (it
+    // never abandons a long poll a broker is about to answer). A partition fetches again as soon
+    // as a poll took its records, so the next batch travels while the caller handles this one.
+    const scope = yield* Effect.scope
+    let arrived = Deferred.unsafeMake<void>(FiberId.none)
+    let failure: ConsumerError | undefined
+
+    /** Starts a fetch of `a` unless one is in flight or records wait; the deferred completes with it. */
+    const startFetch = (a: Assigned, maxWaitMs: number): Effect.Effect<Deferred.Deferred<void> | undefined> =>
+      Effect.suspend(() => {
+        if (a.fetching === a.version || a.buffered !== undefined || a.paused) return Effect.succeed(undefined)
+        const version = a.version
+        a.fetching = version
+        const done = Deferred.unsafeMake<void>(FiberId.none)
+        return fetchOne(a, maxWaitMs).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => Effect.sync(() => void (failure ??= error)),
+            // Dropped when a seek came in meanwhile.
+            onSuccess: (got) =>
+              Effect.sync(() => {
+                if (got.records.length > 0 && a.version === version) a.buffered = { ...got, version }
+              })
+          }),
+          Effect.ensuring(Effect.sync(() => {
+            if (a.fetching === version) a.fetching = undefined
+            Deferred.unsafeDone(done, Effect.void)
+            Deferred.unsafeDone(arrived, Effect.void)
+          })),
+          Effect.forkIn(scope),
+          Effect.as(done)
+        )
+      })
+
+    /** Takes the buffered records of unpaused, still-assigned partitions, moving their positions. */
+    const takeBuffered = (): Array<ConsumerRecord> => {
+      const results: Array<Array<ConsumerRecord>> = []
+      for (const a of assigned.values()) {
+        const b = a.buffered
+        if (b === undefined || a.paused) continue
+        a.buffered = undefined
+        if (b.version !== a.version) continue
+        results.push(b.records)
+        a.position = b.nextOffset
+      }
+      return concat(results)
+    }
+
+    /**
+     * Returns buffered records at once; otherwise starts fetches and waits for records up to
+     * `maxWaitMs`. When the time is up it still waits for the fetches it started itself (each
+     * asked the broker to wait no longer than the time left), so `poll({ maxWaitMs: 0 })` is one
+     * round trip that returns what the brokers have.
+     */
     const poll = (pollOptions?: { readonly maxWaitMs?: number }) =>
       Effect.gen(function*() {
         const maxWaitMs = pollOptions?.maxWaitMs ?? defaultWaitMs
-        const active = [...assigned.values()].filter((a) => !a.paused)
-        if (active.length === 0) {
-          yield* Effect.sleep(maxWaitMs)
-          return []
+        const deadline = (yield* Clock.currentTimeMillis) + maxWaitMs
+        const mine: Array<Deferred.Deferred<void>> = []
+        for (let round = 0;; round++) {
+          if (failure !== undefined) {
+            const error = failure
+            failure = undefined
+            return yield* Effect.fail(error)
+          }
+          if (yield* Deferred.isDone(arrived)) arrived = Deferred.unsafeMake(FiberId.none)
+          const out = takeBuffered()
+          const leftMs = deadline - (yield* Clock.currentTimeMillis)
+          if (out.length > 0 || leftMs > 0 || round === 0) {
+            for (const a of assigned.values()) {
+              const started = yield* startFetch(a, Math.max(0, out.length > 0 ? maxWaitMs : leftMs))
+              if (started !== undefined) mine.push(started)
+            }
+          }
+          if (out.length > 0) return out
+          if (leftMs > 0) {
+            yield* Effect.raceFirst(Deferred.await(arrived), Effect.sleep(leftMs))
+            continue
+          }
+          let pending = false
+          for (const d of mine) if (!(yield* Deferred.isDone(d))) pending = true
+          if (pending) yield* Deferred.await(arrived)
+          else if (failure === undefined) return takeBuffered()
         }
-        const results = new Array<Array<ConsumerRecord> | undefined>(active.length)
-        const gotRecords = yield* Deferred.make<void>()
-        yield* Effect.raceFirst(
-          Effect.forEach(active, (a, i) =>
-            Effect.flatMap(fetchOne(a, maxWaitMs), (records) => {
-              results[i] = records
-              return records.length > 0 ? Deferred.succeed(gotRecords, undefined) : Effect.void
-            }), { concurrency: "unbounded", discard: true }),
-          Deferred.await(gotRecords)
-        )
-        return concat(results)
       })
 
     const consumer: Consumer = {
@@ -252,7 +352,16 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
           assigned.clear()
           for (const tp of partitions) {
             const key = tpKey(tp)
-            assigned.set(key, keep.get(key) ?? { tp, position: undefined, highWatermark: undefined, paused: false, version: 0 })
+            assigned.set(key, keep.get(key) ?? {
+              tp,
+              position: undefined,
+              highWatermark: undefined,
+              paused: false,
+              version: 0,
+              minLeaderEpoch: -1,
+              fetching: undefined,
+              buffered: undefined
+            })
           }
         }),
       assignment: Effect.sync(() => [...assigned.values()].map((a) => a.tp)),

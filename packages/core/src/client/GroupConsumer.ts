@@ -93,10 +93,11 @@ export interface GroupConsumer {
   readonly events: Stream.Stream<GroupEvent>
   /** Polls forever, handing records to `eachMessage` (or `eachBatch`); each handled record counts as processed. */
   readonly run: <E>(options: RunOptions<E>) => Effect.Effect<never, E | GroupConsumerError>
-  /** Commits the given offsets (next offsets to read), or everything processed and not yet committed. */
-  readonly commitOffsets: (
-    offsets?: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>
-  ) => Effect.Effect<void, GP.Failure | AskTimeout | DeliveryError>
+  /**
+   * Commits the given offsets (next offsets to read, with the leader epoch of the record before
+   * each when known: `ConsumerRecord.leaderEpoch`), or everything processed and not yet committed.
+   */
+  readonly commitOffsets: (offsets?: ReadonlyArray<CommitOffset>) => Effect.Effect<void, GP.Failure | AskTimeout | DeliveryError>
   /** The group's committed offsets for the given partitions (-1: none). */
   readonly committed: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<ReadonlyArray<GP.FetchedOffset>, GP.Failure | AskTimeout | DeliveryError>
   readonly seek: (tp: TopicPartition, target: Consumer.SeekTarget) => Effect.Effect<void, Consumer.ConsumerError>
@@ -107,6 +108,16 @@ export interface GroupConsumer {
   /** Stops heartbeating, commits (with auto commit) and leaves; also runs when the scope closes. */
   readonly close: Effect.Effect<void>
 }
+
+/** An offset to commit: the next offset to read, and the leader epoch of the record before it if known. */
+export interface CommitOffset {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly leaderEpoch?: number
+}
+
+const epochOf = (leaderEpoch: number): { readonly leaderEpoch?: number } => (leaderEpoch >= 0 ? { leaderEpoch } : {})
 
 /** The defaults of {@link Options}. */
 export const defaults = {
@@ -150,8 +161,11 @@ export const make = (options: Options): Effect.Effect<GroupConsumer, never, Scop
       Effect.zipRight(Effect.suspend(() => Deferred.await(idle)), lock.withPermits(1)(effect))
     const events = yield* Queue.sliding<GroupEvent>(1_024)
     const fatal = yield* Deferred.make<never, GP.Failure>()
-    /** Next offset to read of every processed partition, and what was last committed. */
-    const processed = new Map<string, { readonly tp: TopicPartition; offset: number }>()
+    /**
+     * Next offset to read of every processed partition (with the leader epoch of the record
+     * before it, committed with it as KIP-320 does), and what was last committed.
+     */
+    const processed = new Map<string, { readonly tp: TopicPartition; offset: number; leaderEpoch: number }>()
     const committedMark = new Map<string, number>()
     let lastPolled: ReadonlyArray<Consumer.ConsumerRecord> = []
     let member: Fiber.RuntimeFiber<void> | undefined
@@ -162,7 +176,7 @@ export const make = (options: Options): Effect.Effect<GroupConsumer, never, Scop
       for (const r of records) {
         const key = TP.key(r)
         if (!ownedKeys().has(key)) continue
-        processed.set(key, { tp: { topic: r.topic, partition: r.partition }, offset: r.offset + 1 })
+        processed.set(key, { tp: { topic: r.topic, partition: r.partition }, offset: r.offset + 1, leaderEpoch: r.leaderEpoch })
       }
     }
     const ownedKeys = () => new Set(state.owned.map(TP.key))
@@ -175,12 +189,12 @@ export const make = (options: Options): Effect.Effect<GroupConsumer, never, Scop
     })
 
     const commitOffsets = (
-      given?: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>
+      given?: ReadonlyArray<CommitOffset>
     ): Effect.Effect<void, GP.Failure | AskTimeout | DeliveryError> =>
       Effect.suspend(() => {
-        const offsets = given ?? [...processed.entries()]
+        const offsets: ReadonlyArray<CommitOffset> = given ?? [...processed.entries()]
           .filter(([key, p]) => committedMark.get(key) !== p.offset)
-          .map(([, p]) => ({ topic: p.tp.topic, partition: p.tp.partition, offset: p.offset }))
+          .map(([, p]) => ({ topic: p.tp.topic, partition: p.tp.partition, offset: p.offset, ...epochOf(p.leaderEpoch) }))
         if (offsets.length === 0) return Effect.void
         const request = new GP.OffsetCommit({ ...withIds(), offsets: offsets.map((o) => ({ ...o, metadata: "" })) })
         return link.askRetrying(request, { attempts: 5 }).pipe(
@@ -199,7 +213,7 @@ export const make = (options: Options): Effect.Effect<GroupConsumer, never, Scop
           const keys = new Set(partitions.map(TP.key))
           if (!lost) {
             const mine = [...processed.entries()].filter(([key, p]) => keys.has(key) && committedMark.get(key) !== p.offset)
-            yield* Effect.ignore(commitOffsets(mine.map(([, p]) => ({ ...p.tp, offset: p.offset }))))
+            yield* Effect.ignore(commitOffsets(mine.map(([, p]) => ({ ...p.tp, offset: p.offset, ...epochOf(p.leaderEpoch) }))))
           }
           for (const key of keys) {
             processed.delete(key)
@@ -217,8 +231,9 @@ export const make = (options: Options): Effect.Effect<GroupConsumer, never, Scop
             for (const o of offsets) {
               if (o.offset < 0) continue
               const tp = { topic: o.topic, partition: o.partition }
-              yield* Effect.ignore(consumer.seek(tp, o.offset))
-              processed.set(TP.key(tp), { tp, offset: o.offset })
+              const leaderEpoch = o.leaderEpoch ?? -1
+              yield* Effect.ignore(consumer.seek(tp, { offset: o.offset, leaderEpoch }))
+              processed.set(TP.key(tp), { tp, offset: o.offset, leaderEpoch })
               committedMark.set(TP.key(tp), o.offset)
             }
           }
@@ -341,7 +356,7 @@ export const make = (options: Options): Effect.Effect<GroupConsumer, never, Scop
         Effect.gen(function*() {
           yield* consumer.seek(tp, target)
           const offset = yield* consumer.position(tp)
-          processed.set(TP.key(tp), { tp: { topic: tp.topic, partition: tp.partition }, offset })
+          processed.set(TP.key(tp), { tp: { topic: tp.topic, partition: tp.partition }, offset, leaderEpoch: -1 })
           lastPolled = lastPolled.filter((r) => TP.key(r) !== TP.key(tp))
         }),
       pause: consumer.pause,

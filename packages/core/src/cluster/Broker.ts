@@ -104,14 +104,19 @@ export const behavior = (options: Options) => {
             : controller.ask(new ControllerProtocol.GetMetadata(), { timeoutMs: controllerTimeoutMs }).pipe(
               Effect.flatMap((metadata) => ctx.self.tell(new ControllerProtocol.MetadataUpdate({ metadata })))
             )
+        // A heartbeat lost to a partition must not hold up the next one for a whole controller
+        // timeout: once the link heals, the broker learns within about two intervals that it was
+        // fenced (and stops acting on stale leadership).
+        const heartbeatTimeoutMs = Math.min(controllerTimeoutMs, Math.max(heartbeatIntervalMs, 100))
         const heartbeat = Effect.gen(function*() {
           const epoch = yield* Ref.get(brokerEpoch)
           yield* controller.ask(
             new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }, true),
-            { timeoutMs: controllerTimeoutMs }
+            { timeoutMs: heartbeatTimeoutMs }
           ).pipe(
             Effect.flatMap(({ metadataVersion }) => catchUp(metadataVersion)),
-            Effect.catchTag("StaleBrokerEpoch", () => register),
+            // Fenced meanwhile: register again and take the metadata at once.
+            Effect.catchTag("StaleBrokerEpoch", () => Effect.zipRight(register, catchUp(Number.MAX_SAFE_INTEGER))),
             Effect.ignore
           )
         })

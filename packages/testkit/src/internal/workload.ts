@@ -374,10 +374,11 @@ const member = (ctx: Context, slot: MemberSlot) =>
             value: r.value === null ? "" : text.decode(r.value)
           }))
         })
-        const offset = batch.messages[batch.messages.length - 1]!.offset + 1
+        const last = batch.messages[batch.messages.length - 1]!
+        const offset = last.offset + 1
         yield* Effect.ignore(History.run(
           ctx.recorder,
-          consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]),
+          consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset, leaderEpoch: last.leaderEpoch }]),
           {
             process,
             f: "commit",
