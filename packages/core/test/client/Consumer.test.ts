@@ -135,6 +135,38 @@ describe("Consumer", () => {
       expect(seen).toEqual(["b"])
     }).pipe(Effect.provide(network)))
 
+  it.scoped("a seek to a committed offset with its leader epoch fetches only once metadata reaches that epoch", () =>
+    Effect.gen(function*() {
+      const { fake, produce } = yield* setup
+      yield* produce(0, ["a", "b"])
+      const consumer = yield* Consumer.make({ node: fake.client, bootstrap: fake.bootstrap })
+      yield* consumer.assign([tp0])
+      yield* consumer.seek(tp0, { offset: 1, leaderEpoch: 1 })
+      // Metadata still says epoch 0: a leader that old may be deposed, so nothing is fetched.
+      expect(yield* withClock(consumer.poll({ maxWaitMs: 200 }))).toEqual([])
+      const leader = (yield* consumer.metadata.leader("t", 0)).brokerId
+      fake.setLeader("t", 0, leader) // same broker, epoch 1
+      const seen: Array<string> = []
+      for (let i = 0; i < 5 && seen.length === 0; i++) {
+        for (const r of yield* withClock(consumer.poll({ maxWaitMs: 100 }))) seen.push(`${r.offset}:${text(r.value)}`)
+      }
+      expect(seen).toEqual(["1:b"])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a poll leaves the other partitions' fetches in flight and returns their records next time", () =>
+    Effect.gen(function*() {
+      const { fake, produce } = yield* setup
+      yield* produce(0, ["a"])
+      const consumer = yield* Consumer.make({ node: fake.client, bootstrap: fake.bootstrap, autoOffsetReset: "earliest" })
+      yield* consumer.assign([tp0, tp1])
+      expect((yield* withClock(consumer.poll({ maxWaitMs: 1_000 }))).map((r) => text(r.value))).toEqual(["a"])
+      // Partition 1's long poll is still parked at the broker; a record there answers it.
+      yield* produce(1, ["b"])
+      const next = yield* withClock(consumer.poll({ maxWaitMs: 1_000 }))
+      expect(next.map((r) => `${r.partition}:${text(r.value)}`)).toEqual(["1:b"])
+      expect(yield* consumer.position(tp1)).toBe(1)
+    }).pipe(Effect.provide(network)))
+
   it.scoped("stream emits the records in order", () =>
     Effect.gen(function*() {
       const { fake, produce } = yield* setup
