@@ -75,14 +75,4 @@ describe("properties", () => {
       expect(result.failure!.findings.some((f) => f._tag === "lost-write")).toBe(true)
       expect(result.failure!.case.schedule).toHaveLength(3)
     }), 600_000)
-
-  // (d) Consumer groups under member crashes, member isolation and broker faults: one owner per
-  // partition per generation, committed offsets never move back, no consumer goes back within a
-  // generation. FIBERLOG_GROUP_SCHEDULES sets how many (default 30).
-  it.effect("(d) consumer groups under member crashes and partitions: no exclusivity, commit-regression or nonmonotonic-poll", () =>
-    Effect.gen(function*() {
-      const runs = Number(process.env.FIBERLOG_GROUP_SCHEDULES ?? 30)
-      const result = yield* Property.assertProperty(fixtures.groups(runs))
-      expect(result.runs).toBe(runs)
-    }), 600_000)
 })
