@@ -3,7 +3,8 @@
  *   rf1-acks1   — 3 brokers, topic with 3 partitions, RF 1, acks=1
  *   rf3-acksall — 3 brokers, topic with 3 partitions, RF 3, minISR 2, acks=all (idempotent)
  * Throughput: N records sent as fast as the producer takes them while a consumer reads them all;
- * latency: p50/p99 from send to consume at a steady 10,000 records/s. In the same run, the rate
+ * latency: p50/p99 from send to consume at a steady 10,000 records/s. Each scenario first sends and
+ * reads BENCH_WARMUP records (default 50 000) untimed. In the same run, the rate
  * of passing the same records through a raw Effect `Queue` (the ceiling). One JSON line per figure.
  * `cpuUsPerRecord` is the process CPU time (all threads) of the throughput run per record, and
  * `perCpuSec` its inverse: the rate one core would reach, steadier than `perSec` on a shared machine.
@@ -16,6 +17,8 @@ import { Chunk, Effect, Queue } from "effect"
 const N = Number(process.env.BENCH_RECORDS ?? 300_000)
 const valueBytes = 100
 const sendChunk = 1_000
+/** Records each scenario sends and reads once, untimed, before its measured run (JIT, buffers). */
+const warmupRecords = Math.max(sendChunk, Math.round(Number(process.env.BENCH_WARMUP ?? 50_000) / sendChunk) * sendChunk)
 const topicPartitions = 3
 
 const value = () => new Uint8Array(valueBytes)
@@ -65,15 +68,23 @@ const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queu
         }
       })
 
+    const sendAll = (count: number) =>
+      Effect.forEach(
+        Array.from({ length: count / sendChunk }),
+        () => producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: value() })) }),
+        { concurrency: 16, discard: true }
+      )
+
+    // Warm-up, untimed.
+    const warm = yield* Effect.fork(consumeUntil(warmupRecords))
+    yield* sendAll(warmupRecords)
+    yield* warm.await
+
     // Throughput.
     const cpuStart = process.cpuUsage()
     const start = performance.now()
     const reader = yield* Effect.fork(consumeUntil(N))
-    yield* Effect.forEach(
-      Array.from({ length: N / sendChunk }),
-      () => producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: value() })) }),
-      { concurrency: 16, discard: true }
-    )
+    yield* sendAll(N)
     yield* reader.await
     const seconds = (performance.now() - start) / 1000
     const cpu = process.cpuUsage(cpuStart)
