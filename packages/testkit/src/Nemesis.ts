@@ -154,8 +154,8 @@ export const run = (
       .sort((a, b) => a.timeMs - b.timeMs || (a.action === b.action ? a.step - b.step : a.action === "end" ? -1 : 1))
     const targets = new Map<number, number>()
     const network = new Map<number, { fault: Fault; broker: number }>()
-    const crashes = new Map<number, number>()
-    const memberCrashes = new Map<number, number>()
+    /** Crashes in force per target (`broker <id>`, `member <i>`): it comes back when the last ends. */
+    const crashes = new Map<string, number>()
     const members = options.members
     const log: Array<Event> = []
     let elapsedMs = 0
@@ -175,6 +175,21 @@ export const run = (
         }
       }
     }
+    /** How a crash fault takes its target down and brings it back (run when used); undefined for a network fault. */
+    const crashOf = (fault: Fault, target: number) =>
+      fault._tag === "crash-member"
+        ? {
+          key: `member ${target}`,
+          down: Effect.suspend(() => members!.crash(target)),
+          up: Effect.suspend(() => members!.restart(target))
+        }
+        : isCrash(fault)
+        ? {
+          key: `broker ${target}`,
+          down: Effect.suspend(() => cluster.crash(target, { loseUnflushed: "loseUnflushed" in fault && fault.loseUnflushed })),
+          up: Effect.suspend(() => cluster.restart(target))
+        }
+        : undefined
     for (const event of events) {
       if (event.timeMs > elapsedMs) {
         yield* Effect.sleep(event.timeMs - elapsedMs)
@@ -186,12 +201,10 @@ export const run = (
         targets.set(event.step, broker)
         log.push({ timeMs: elapsedMs, action: "start", fault, broker })
         if (broker < 0) continue
-        if (fault._tag === "crash-member") {
-          memberCrashes.set(broker, (memberCrashes.get(broker) ?? 0) + 1)
-          yield* members!.crash(broker)
-        } else if (isCrash(fault)) {
-          crashes.set(broker, (crashes.get(broker) ?? 0) + 1)
-          yield* cluster.crash(broker, { loseUnflushed: "loseUnflushed" in fault && fault.loseUnflushed })
+        const crash = crashOf(fault, broker)
+        if (crash !== undefined) {
+          crashes.set(crash.key, (crashes.get(crash.key) ?? 0) + 1)
+          yield* crash.down
         } else {
           network.set(event.step, { fault, broker })
           yield* applyNetwork(fault, broker)
@@ -200,14 +213,11 @@ export const run = (
         const broker = targets.get(event.step) ?? -1
         log.push({ timeMs: elapsedMs, action: "end", fault, broker })
         if (broker < 0) continue
-        if (fault._tag === "crash-member") {
-          const left = (memberCrashes.get(broker) ?? 1) - 1
-          memberCrashes.set(broker, left)
-          if (left === 0) yield* members!.restart(broker)
-        } else if (isCrash(fault)) {
-          const left = (crashes.get(broker) ?? 1) - 1
-          crashes.set(broker, left)
-          if (left === 0) yield* cluster.restart(broker)
+        const crash = crashOf(fault, broker)
+        if (crash !== undefined) {
+          const left = (crashes.get(crash.key) ?? 1) - 1
+          crashes.set(crash.key, left)
+          if (left === 0) yield* crash.up
         } else {
           network.delete(event.step)
           yield* cluster.heal

@@ -109,6 +109,14 @@ export const behavior = (options: Options) => {
     return Fiber.interruptFork(running.fiber)
   }
 
+  /** Writes `batch` to the group's offsets partition (acks=all) off the actor's fiber, then tells it `done(ok)`. */
+  const persist = (state: State, ctx: Ctx, groupId: string, batch: Uint8Array, done: (ok: boolean) => GP.PersistDone | GP.GroupPersistDone) =>
+    Io.persist(ctx.node, OffsetKey.coordinatorPartition(groupId, state.partitions), batch, commitTimeoutMs).pipe(
+      Effect.flatMap((ok) => Effect.ignore(ctx.self.tell(done(ok)))),
+      Effect.forkIn(state.scope),
+      Effect.asVoid
+    )
+
   /** Performs a transition's outputs, in order. */
   const perform = (state: State, ctx: Ctx, groupId: string, outputs: ReadonlyArray<GroupState.Output>) =>
     Effect.forEach(outputs, (output) =>
@@ -129,22 +137,13 @@ export const behavior = (options: Options) => {
           }),
         CancelTimer: ({ timer }) => cancelTimer(state, timerId(groupId, GroupState.timerKey(timer))),
         PersistGroup: ({ generationId, nextMemberSeq }) =>
-          Effect.gen(function*() {
-            const partition = OffsetKey.coordinatorPartition(groupId, state.partitions)
-            const batch = Io.groupBatch(groupId, { generationId, nextMemberSeq }, yield* Clock.currentTimeMillis)
-            yield* Io.persist(ctx.node, partition, batch, commitTimeoutMs).pipe(
-              Effect.flatMap((ok) => Effect.ignore(ctx.self.tell(new GP.GroupPersistDone({ groupId, generationId, ok })))),
-              Effect.forkIn(state.scope)
-            )
-          }),
+          Effect.flatMap(Clock.currentTimeMillis, (nowMs) =>
+            persist(state, ctx, groupId, Io.groupBatch(groupId, { generationId, nextMemberSeq }, nowMs), (ok) =>
+              new GP.GroupPersistDone({ groupId, generationId, ok }))),
         PersistOffsets: ({ offsets, replyTo }) =>
-          Effect.gen(function*() {
+          Effect.suspend(() => {
             state.persisting.set(replyTo, { groupId, offsets })
-            const partition = OffsetKey.coordinatorPartition(groupId, state.partitions)
-            yield* Io.persist(ctx.node, partition, Io.commitBatch(groupId, offsets), commitTimeoutMs).pipe(
-              Effect.flatMap((ok) => Effect.ignore(ctx.self.tell(new GP.PersistDone({ replyTo, ok })))),
-              Effect.forkIn(state.scope)
-            )
+            return persist(state, ctx, groupId, Io.commitBatch(groupId, offsets), (ok) => new GP.PersistDone({ replyTo, ok }))
           })
       }), { discard: true })
 
