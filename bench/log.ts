@@ -1,11 +1,13 @@
 /**
  * Log throughput: append and read in MB/s and records/s, for 100 B and 1 KiB records in
  * batches of 1, 100 and 1000, for MemoryLog and FileLog, beside a plain `fs.writeSync` append
- * loop writing the same bytes (the disk's limit here; `ratioToRawFs` is against it) and, for
- * context, the same loop with async `fs.write` (`ratioToRawFsAsync`) and with `@effect/platform`'s
- * `FileSystem` `writeAll` (`effectfs-append-*`, `ratioToEffectFs`: the floor of a FileLog append,
- * which must go through that layer). `crc32c-*` is the CRC-32C check every append makes, alone
- * (the FileLog runs it beside its write). One JSON object a line.
+ * loop writing the same bytes (the disk's limit here; `ratioToRawFs` is against it).
+ * `filelog-*` is the FileLog on `FileLog.layerFileSystem` (what a broker runs: appends written
+ * synchronously); raw and FileLog appends alternate `BENCH_ROUNDS` times (default 3) and the
+ * medians are printed. For context: the raw loop with async `fs.write` (`rawfs-async-*`), the
+ * same through `@effect/platform`'s `FileSystem` `writeAll` (`effectfs-*`, every write through
+ * Node's thread pool), the FileLog on that plain Node `FileSystem` (`filelog-threadpool-*`), and
+ * `crc32c-*`, the CRC-32C check every append makes, alone. One JSON object a line.
  *
  *   npm run bench:log
  */
@@ -20,6 +22,8 @@ import * as path from "node:path"
 
 const APPEND_BUDGET_MS = 800
 const MAX_BYTES_PER_CASE = 256 * 1024 * 1024
+/** Rounds of raw and FileLog appends per case; the medians are printed. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 
 const makeBatch = (recordBytes: number, count: number): Uint8Array => {
   const value = new Uint8Array(recordBytes).fill(120)
@@ -142,46 +146,70 @@ const readLoop = (log: PartitionLog.PartitionLog) =>
     return { records, bytes, seconds: (performance.now() - t0) / 1000 }
   })
 
+/** The median of three or more results, by rate. */
+const median = (results: ReadonlyArray<Result>): Result =>
+  [...results].sort((a, b) => a.bytes / a.seconds - b.bytes / b.seconds)[Math.floor(results.length / 2)]!
+
+const rate = (r: Result) => r.bytes / r.seconds
+const ratio = (r: Result, to: Result) => +(rate(r) / rate(to)).toFixed(2)
+
+/** Appends to a fresh FileLog on `fileSystem`, then reads it all back (when `read` is set). */
+const fileLogRun = (fileSystem: FileSystem.FileSystem, bytes: Uint8Array, count: number, read: boolean) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const dir = yield* fileSystem.makeTempDirectoryScoped({ prefix: "fiberlog-bench-" })
+      const log = yield* FileLog.make({ dir }).pipe(Effect.provideService(FileSystem.FileSystem, fileSystem))
+      const appended = yield* appendLoop(log, bytes, count)
+      const readBack = read ? yield* readLoop(log) : undefined
+      yield* log.close
+      return { appended, readBack }
+    })
+  )
+
 const program = Effect.gen(function*() {
   const fileSystem = yield* FileSystem.FileSystem
+  // The FileSystem a broker runs its FileLogs on (appends written synchronously) ...
+  const brokerFs = yield* FileSystem.FileSystem.pipe(Effect.provide(FileLog.layerFileSystem))
   for (const recordBytes of [100, 1024]) {
     for (const count of [1, 100, 1000]) {
       const suffix = `${recordBytes === 1024 ? "1KiB" : `${recordBytes}B`}-batch${count}`
       const bytes = makeBatch(recordBytes, count)
-      const raw = rawAppend(bytes, count)
+      // Raw and FileLog appends alternate, ROUNDS times each, and the medians are compared: the
+      // page cache's speed drifts as it fills and writes back, so two runs at different moments
+      // would compare the moments as much as the code.
+      const raws: Array<Result> = []
+      const logs: Array<Result> = []
+      let readBack: Result | undefined
+      for (let round = 0; round < ROUNDS; round++) {
+        raws.push(rawAppend(bytes, count))
+        const run = yield* fileLogRun(brokerFs, bytes, count, round === 0)
+        logs.push(run.appended)
+        readBack ??= run.readBack
+      }
+      const raw = median(raws)
       print(`rawfs-append-${suffix}`, raw)
-      const rawMbPerSec = raw.bytes / raw.seconds
       const rawAsync = yield* Effect.promise(() => rawAppendAsync(bytes, count))
       print(`rawfs-async-append-${suffix}`, rawAsync)
-      const rawAsyncMbPerSec = rawAsync.bytes / rawAsync.seconds
       const effectFs = yield* effectFsAppend(fileSystem, bytes, count)
-      print(`effectfs-append-${suffix}`, effectFs, {
-        ratioToRawFs: +(effectFs.bytes / effectFs.seconds / rawMbPerSec).toFixed(2),
-        ratioToRawFsAsync: +(effectFs.bytes / effectFs.seconds / rawAsyncMbPerSec).toFixed(2)
-      })
-      const effectFsMbPerSec = effectFs.bytes / effectFs.seconds
+      print(`effectfs-append-${suffix}`, effectFs, { ratioToRawFs: ratio(effectFs, raw), ratioToRawFsAsync: ratio(effectFs, rawAsync) })
       const crc = crcCheck(bytes, count)
-      print(`crc32c-${suffix}`, crc, { ratioToRawFs: +(crc.bytes / crc.seconds / rawMbPerSec).toFixed(2) })
+      print(`crc32c-${suffix}`, crc, { ratioToRawFs: ratio(crc, raw) })
 
       const mem = yield* MemoryLog.make()
       print(`memorylog-append-${suffix}`, yield* appendLoop(mem, bytes, count))
       print(`memorylog-read-${suffix}`, yield* readLoop(mem))
       yield* mem.close
 
-      yield* Effect.scoped(
-        Effect.gen(function*() {
-          const dir = yield* fileSystem.makeTempDirectoryScoped({ prefix: "fiberlog-bench-" })
-          const log = yield* FileLog.make({ dir })
-          const appended = yield* appendLoop(log, bytes, count)
-          print(`filelog-append-${suffix}`, appended, {
-            ratioToRawFs: +(appended.bytes / appended.seconds / rawMbPerSec).toFixed(2),
-            ratioToRawFsAsync: +(appended.bytes / appended.seconds / rawAsyncMbPerSec).toFixed(2),
-            ratioToEffectFs: +(appended.bytes / appended.seconds / effectFsMbPerSec).toFixed(2)
-          })
-          print(`filelog-read-${suffix}`, yield* readLoop(log))
-          yield* log.close
-        })
-      )
+      const appended = median(logs)
+      print(`filelog-append-${suffix}`, appended, { ratioToRawFs: ratio(appended, raw) })
+      print(`filelog-read-${suffix}`, readBack!)
+      // ... and, for comparison, on Node's FileSystem as it comes (every write through the thread pool).
+      const threadpool = (yield* fileLogRun(fileSystem, bytes, count, false)).appended
+      print(`filelog-threadpool-append-${suffix}`, threadpool, {
+        ratioToRawFs: ratio(threadpool, raw),
+        ratioToRawFsAsync: ratio(threadpool, rawAsync),
+        ratioToEffectFs: ratio(threadpool, effectFs)
+      })
     }
   }
 })

@@ -16,15 +16,32 @@
  * - The leader-epoch cache and log start offset live in small checkpoint files.
  *
  * All file access goes through `@effect/platform`'s `FileSystem`; the log is scoped and closes
- * its files when the scope closes.
+ * its files when the scope closes. Run it on {@link layerFileSystem} (Node's, with appends
+ * written synchronously into the page cache, as Kafka's log does); it works on any `FileSystem`.
  */
 import { FileSystem } from "@effect/platform"
+import { NodeFileSystem } from "@effect/platform-node"
 import { LeaderEpochCache, type LogError, type PartitionLog } from "@fiberlog/core"
-import { Duration, Effect, type Scope } from "effect"
+import { Duration, Effect, Layer, type Scope } from "effect"
 import * as Cleaner from "./internal/filelog/Cleaner.js"
 import * as Ops from "./internal/filelog/Ops.js"
 import * as Recovery from "./internal/filelog/Recovery.js"
 import * as State from "./internal/filelog/State.js"
+import * as SyncAppend from "./internal/filelog/syncAppend.js"
+
+/**
+ * Replaces the context's `FileSystem` with one whose files opened for appending (`a`, `a+`)
+ * take their writes synchronously (`fs.writeSync`) on the calling thread; everything else is the
+ * wrapped `FileSystem`'s. A log append waits for its write either way; done in place, the write
+ * skips the round trip through Node's thread pool, which costs more than copying a 100 KiB batch
+ * into the page cache (`npm run bench:log`: `filelog-*` against `filelog-threadpool-*`). The
+ * price is Kafka's: the event loop is held while the kernel takes the bytes, so a stalled disk
+ * stalls the process rather than one log.
+ */
+export const layerSyncAppends: Layer.Layer<FileSystem.FileSystem, never, FileSystem.FileSystem> = SyncAppend.layer
+
+/** Node's `FileSystem` with synchronous appends ({@link layerSyncAppends}): what a broker runs a FileLog on. */
+export const layerFileSystem: Layer.Layer<FileSystem.FileSystem> = SyncAppend.layer.pipe(Layer.provide(NodeFileSystem.layer))
 
 /** Options of a file log; only `dir` is required. */
 export interface Options {

@@ -2,7 +2,6 @@
  * Property: random appends, truncations, deletions, size retention, epoch bumps and reopenings
  * against a simple model (an array of records, a start offset, and epoch starts).
  */
-import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
 import * as FileLog from "../src/FileLog.js"
@@ -138,7 +137,7 @@ describe("FileLog property", () => {
     Effect.promise(() =>
       fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) =>
-          Effect.runPromise(Effect.scoped(run(ops)).pipe(Effect.provide(NodeFileSystem.layer)))
+          Effect.runPromise(Effect.scoped(run(ops)).pipe(Effect.provide(FileLog.layerFileSystem)))
         ),
         { numRuns: Number(process.env.FIBERLOG_LOG_RUNS ?? 100), seed: Number(process.env.FIBERLOG_LOG_SEED ?? 20261126) }
       )
