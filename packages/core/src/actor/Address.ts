@@ -20,8 +20,28 @@ export class Address extends Schema.Class<Address>("Address")({
   }
 }
 
-/** Builds an address. */
-export const make = (node: NodeId, path: string): Address => new Address({ node, path })
+/** Addresses `make` built, by node then path (an address is immutable, so one instance can serve all). */
+const made = new Map<string, Map<string, Address>>()
+let madeCount = 0
+/** Bound on `made`: past it the cache starts over (callers build few distinct addresses). */
+const maxMade = 4096
+
+/** Builds an address (validated once per distinct node and path, then shared). */
+export const make = (node: NodeId, path: string): Address => {
+  let byPath = made.get(node)
+  const known = byPath?.get(path)
+  if (known !== undefined) return known
+  const address = new Address({ node, path })
+  if (madeCount >= maxMade) {
+    made.clear()
+    madeCount = 0
+    byPath = undefined
+  }
+  if (byPath === undefined) made.set(node, byPath = new Map())
+  byPath.set(path, address)
+  madeCount++
+  return address
+}
 
 /** Whether `name` is a valid single path segment. */
 export const isValidSegment = (name: string): boolean => Schema.is(Segment)(name)

@@ -48,8 +48,7 @@ export const make = (options: Options): Effect.Effect<Node, Transport.NodeIdInUs
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
     const impl = new NodeImpl(options.id, scope)
-    impl.timers = new AskTimers(yield* Effect.clock)
-    yield* Effect.forkIn(impl.timers.run, scope)
+    impl.timers = new AskTimers(yield* Effect.clock, scope)
     impl.transport = yield* Transport.connect(options.id, impl.handler)
     const node: Node = {
       id: impl.id,

@@ -4,8 +4,7 @@
  *
  * @internal
  */
-import { Clock, Effect, Scope } from "effect"
-import type { Random } from "effect"
+import { Clock, Duration, Effect, Hash, Scope, Utils } from "effect"
 import { type Envelope, type NodeId as Id, Transport } from "@fiberlog/core"
 import * as SeededRandom from "../SeededRandom.js"
 import { bridgeLinks, majoritiesRingLinks, open as openRule, partitionLinks, sampleDelayMs } from "./rules.js"
@@ -33,6 +32,14 @@ interface LinkState {
   lastAtMs: number
   readonly pending: Array<Pending>
   flushing: boolean
+  /** Whether the link's pump fiber (see `pump`) was started. */
+  pumping: boolean
+  /** Virtual time the pump sleeps until; infinite while it idles. */
+  wakeAtMs: number
+  /** Resumes the idle pump (set only while it idles). */
+  wake: ((effect: Effect.Effect<void>) => void) | undefined
+  /** The link's random streams by purpose (drop, duplicate, delay, reorder), made on first draw. */
+  readonly draws: Map<string, Utils.PCGRandom>
 }
 
 /** Inserts keeping the queue sorted by (atMs, order). */
@@ -52,7 +59,6 @@ export const make = (
     const scope = yield* Effect.scope
     const maxEvents = Math.max(1, options.maxEvents ?? 100_000)
     const maxInFlight = Math.max(1, options.maxInFlightPerLink ?? 10_000)
-    const seeded = SeededRandom.make(options.seed)
     const links = new Map<string, LinkState>()
     const isolated = new Set<NodeId>()
     const endpoints = new Map<NodeId, Transport.Transport>()
@@ -68,13 +74,36 @@ export const make = (
       const k = key(from, to)
       let state = links.get(k)
       if (state === undefined) {
-        state = { from, to, rule: openRule, sent: 0, lastAtMs: 0, pending: [], flushing: false }
+        state = {
+          from,
+          to,
+          rule: openRule,
+          sent: 0,
+          lastAtMs: 0,
+          pending: [],
+          flushing: false,
+          pumping: false,
+          wakeAtMs: Number.POSITIVE_INFINITY,
+          wake: undefined,
+          draws: new Map()
+        }
         links.set(k, state)
       }
       return state
     }
-    const stream = (state: LinkState, purpose: string): Random.Random =>
-      seeded.stream(`link:${state.from}->${state.to}:${purpose}`)
+    /**
+     * The next number of the link's stream `purpose`: the sequence `SeededRandom.make(seed)`'s
+     * stream `link:<from>-><to>:<purpose>` gives as an Effect `Random` (same generator, same seed),
+     * drawn synchronously so that sending a message needs no effect of its own.
+     */
+    const draw = (state: LinkState, purpose: string): number => {
+      let prng = state.draws.get(purpose)
+      if (prng === undefined) {
+        prng = new Utils.PCGRandom(Hash.hash(SeededRandom.subSeed(options.seed, `link:${state.from}->${state.to}:${purpose}`)))
+        state.draws.set(purpose, prng)
+      }
+      return prng.number()
+    }
     const isBlocked = (state: LinkState) => state.rule.blocked || isolated.has(state.from) || isolated.has(state.to)
 
     const record = (
@@ -101,90 +130,142 @@ export const make = (
     }
 
     /** Hands one message to the inner network, recording the outcome. */
-    const handOver = (state: LinkState, item: Pending, nowMs: number) =>
-      Effect.suspend(() => {
-        if (isBlocked(state)) {
-          record("dropped", nowMs, item.envelope, item.message, "blocked")
-          return Effect.void
-        }
-        record("delivered", nowMs, item.envelope, item.message)
-        return Effect.catchAll(item.via.send(item.envelope), (error) =>
-          Effect.sync(() => {
-            counts.delivered--
-            record("dropped", nowMs, item.envelope, item.message, error._tag === "NodeUnreachable" ? "unreachable" : "not-serializable")
-          }))
+    const handOver = (state: LinkState, item: Pending, nowMs: number): Effect.Effect<void> => {
+      if (isBlocked(state)) {
+        record("dropped", nowMs, item.envelope, item.message, "blocked")
+        return Effect.void
+      }
+      record("delivered", nowMs, item.envelope, item.message)
+      return Effect.catchAll(item.via.send(item.envelope), (error) => {
+        counts.delivered--
+        record("dropped", nowMs, item.envelope, item.message, error._tag === "NodeUnreachable" ? "unreachable" : "not-serializable")
+        return Effect.void
       })
+    }
 
-    /** Delivers, in order, the due messages of a link unless it is held. */
-    const flush = (state: LinkState): Effect.Effect<void> =>
+    /**
+     * Delivers, in order, the due messages of a link unless it is held. Any fiber may flush; the
+     * pump passes `guarded: false`, as it is interrupted only when the network closes, after which
+     * nothing is delivered anyway; other fibers must clear `flushing` even when interrupted.
+     */
+    const flush = (state: LinkState, clock: Clock.Clock, guarded = true): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (state.flushing) return Effect.void
         state.flushing = true
-        return Effect.ensuring(
-          Effect.gen(function*() {
-            while (state.pending.length > 0 && !state.rule.held) {
-              const nowMs = yield* Clock.currentTimeMillis
-              if (state.pending[0]!.atMs > nowMs) return
-              yield* handOver(state, state.pending.shift()!, nowMs)
-            }
-          }),
-          Effect.sync(() => void (state.flushing = false))
-        )
+        const done = Effect.sync(() => {
+          state.flushing = false
+          kick(state)
+        })
+        const last = guarded ? Effect.void : done
+        const next: Effect.Effect<void> = Effect.suspend(() => {
+          if (state.pending.length === 0 || state.rule.held) return last
+          const nowMs = clock.unsafeCurrentTimeMillis()
+          if (state.pending[0]!.atMs > nowMs) return last
+          return Effect.zipRight(handOver(state, state.pending.shift()!, nowMs), next)
+        })
+        return guarded ? Effect.ensuring(next, done) : next
       })
 
-    const schedule = (state: LinkState, item: Pending, nowMs: number) =>
-      Effect.suspend(() => {
-        if (closed) {
-          record("dropped", nowMs, item.envelope, item.message, "closed")
-          return Effect.void
-        }
-        if (state.pending.length >= maxInFlight) {
-          record("dropped", nowMs, item.envelope, item.message, "overflow")
-          return Effect.void
-        }
-        insert(state.pending, item)
-        if (item.atMs <= nowMs) return flush(state)
-        return Effect.asVoid(Effect.forkIn(Effect.zipRight(Effect.sleep(item.atMs - nowMs), flush(state)), scope))
+    /** Wakes the link's pump if it idles, so it sleeps until the new head of the queue. */
+    const kick = (state: LinkState) => {
+      const wake = state.wake
+      if (wake === undefined) return
+      state.wake = undefined
+      wake(Effect.void)
+    }
+
+    /**
+     * One fiber per link delivers its delayed messages: it sleeps until the head of the queue is
+     * due and flushes, or idles while the queue is empty, held, or being flushed by another fiber
+     * (`kick` wakes it). A delayed message costs the pump a timer, not a forked fiber of its own.
+     */
+    const pump = (state: LinkState) =>
+      Effect.clockWith((clock) => {
+        const idle = Effect.async<void>((resume) => {
+          state.wake = resume
+        })
+        const loop: Effect.Effect<never> = Effect.suspend(() => {
+          state.wakeAtMs = Number.POSITIVE_INFINITY
+          if (state.pending.length === 0 || state.rule.held || state.flushing) return Effect.zipRight(idle, loop)
+          const nowMs = clock.unsafeCurrentTimeMillis()
+          const atMs = state.pending[0]!.atMs
+          if (atMs <= nowMs) return Effect.zipRight(flush(state, clock, false), loop)
+          state.wakeAtMs = atMs
+          return Effect.zipRight(clock.sleep(Duration.millis(atMs - nowMs)), loop)
+        })
+        return loop
+      })
+
+    const schedule = (state: LinkState, item: Pending, clock: Clock.Clock, nowMs: number): Effect.Effect<void> => {
+      if (closed) {
+        record("dropped", nowMs, item.envelope, item.message, "closed")
+        return Effect.void
+      }
+      if (state.pending.length >= maxInFlight) {
+        record("dropped", nowMs, item.envelope, item.message, "overflow")
+        return Effect.void
+      }
+      insert(state.pending, item)
+      if (item.atMs <= nowMs) return flush(state, clock)
+      if (!state.pumping) {
+        state.pumping = true
+        // Interruptible whatever the sender's region (a finalizer may send): the pump runs until
+        // the network's scope closes, and that close must be able to stop it.
+        return Effect.asVoid(Effect.forkIn(Effect.interruptible(pump(state)), scope))
+      }
+      if (state.wake !== undefined) {
+        kick(state)
+        return Effect.void
+      }
+      // Only a reordering link queues a message before the one the pump sleeps for.
+      if (item.atMs >= state.wakeAtMs || state.wakeAtMs === Number.POSITIVE_INFINITY) return Effect.void
+      return Effect.asVoid(Effect.forkIn(Effect.zipRight(clock.sleep(Duration.millis(item.atMs - nowMs)), flush(state, clock)), scope))
+    }
+
+    /** Hands `envelope` to the inner network now; a refusal is recorded as a drop and reaches the sender. */
+    const handOverNow = (via: Transport.Transport, envelope: Envelope.Envelope, message: number, nowMs: number) =>
+      Effect.catchAll(via.send(envelope), (error) => {
+        counts.delivered--
+        record("dropped", nowMs, envelope, message, error._tag === "NodeUnreachable" ? "unreachable" : "not-serializable")
+        return Effect.fail(error)
       })
 
     const send = (via: Transport.Transport) => (envelope: Envelope.Envelope) =>
-      Effect.gen(function*() {
-        if (!endpoints.has(envelope.to)) return yield* new Transport.NodeUnreachable({ node: envelope.to })
-        const nowMs = yield* Clock.currentTimeMillis
+      Effect.clockWith((clock): Effect.Effect<void, Transport.NodeUnreachable | Transport.PayloadNotSerializable> => {
+        if (!endpoints.has(envelope.to)) return Effect.fail(new Transport.NodeUnreachable({ node: envelope.to }))
+        const nowMs = clock.unsafeCurrentTimeMillis()
         const state = link(envelope.from, envelope.to)
         const rule = state.rule
         const message = ++state.sent
         record("sent", nowMs, envelope, message)
-        if (isBlocked(state)) return record("dropped", nowMs, envelope, message, "blocked")
-        if (rule.dropProbability > 0 && (yield* stream(state, "drop").next) < rule.dropProbability) {
-          return record("dropped", nowMs, envelope, message, "random")
+        if (isBlocked(state)) {
+          record("dropped", nowMs, envelope, message, "blocked")
+          return Effect.void
+        }
+        if (rule.dropProbability > 0 && draw(state, "drop") < rule.dropProbability) {
+          record("dropped", nowMs, envelope, message, "random")
+          return Effect.void
         }
         let copies = 1
-        if (rule.duplicateProbability > 0 && (yield* stream(state, "duplicate").next) < rule.duplicateProbability) {
+        if (rule.duplicateProbability > 0 && draw(state, "duplicate") < rule.duplicateProbability) {
           copies = 2
           record("duplicated", nowMs, envelope, message)
         }
-        for (let copy = 0; copy < copies; copy++) {
-          const delayMs = rule.delay === undefined ? 0 : sampleDelayMs(rule.delay, yield* stream(state, "delay").next)
-          const jitterMs = rule.reorderWindowMs > 0
-            ? Math.floor((yield* stream(state, "reorder").next) * (rule.reorderWindowMs + 1))
-            : 0
+        // Each copy is drawn, then handed over or queued, before the next one is drawn.
+        const one = (): Effect.Effect<void, Transport.NodeUnreachable | Transport.PayloadNotSerializable> => {
+          const delayMs = rule.delay === undefined ? 0 : sampleDelayMs(rule.delay, draw(state, "delay"))
+          const jitterMs = rule.reorderWindowMs > 0 ? Math.floor(draw(state, "reorder") * (rule.reorderWindowMs + 1)) : 0
           const fifo = rule.reorderWindowMs <= 0
           const atMs = fifo ? Math.max(nowMs + delayMs, state.lastAtMs) : nowMs + delayMs + jitterMs
           state.lastAtMs = Math.max(state.lastAtMs, atMs)
           if (atMs <= nowMs && state.pending.length === 0 && !rule.held) {
             // The open path: hand over now, and let the inner network's refusal reach the sender.
             record("delivered", nowMs, envelope, message)
-            const result = yield* Effect.either(via.send(envelope))
-            if (result._tag === "Left") {
-              counts.delivered--
-              record("dropped", nowMs, envelope, message, result.left._tag === "NodeUnreachable" ? "unreachable" : "not-serializable")
-              return yield* result.left
-            }
-          } else {
-            yield* schedule(state, { atMs, order: ++order, message, envelope, via }, nowMs)
+            return handOverNow(via, envelope, message, nowMs)
           }
+          return schedule(state, { atMs, order: ++order, message, envelope, via }, clock, nowMs)
         }
+        return copies === 1 ? one() : Effect.zipRight(one(), Effect.suspend(one))
       })
 
     const update = (from: NodeId, to: NodeId, patch: Partial<SimNetwork.LinkRule>) =>
@@ -197,7 +278,8 @@ export const make = (
           duplicateProbability: clampProbability(next.duplicateProbability),
           reorderWindowMs: Math.max(0, next.reorderWindowMs)
         }
-        return state.rule.held ? Effect.void : flush(state)
+        kick(state)
+        return state.rule.held ? Effect.void : Effect.clockWith((clock) => flush(state, clock))
       })
     const blockAll = (blocked: ReadonlyArray<SimNetwork.Link>) =>
       Effect.forEach(blocked, ({ from, to }) => update(from, to, { blocked: true }), { discard: true })
@@ -206,7 +288,7 @@ export const make = (
       isolated.clear()
       const all = [...links.values()]
       for (const state of all) state.rule = openRule
-      return Effect.forEach(all, flush, { discard: true })
+      return Effect.clockWith((clock) => Effect.forEach(all, (state) => flush(state, clock), { discard: true }))
     })
 
     return {

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, FiberId, Mailbox, ParseResult, Schedule, Schema, Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, FiberId, FiberRef, ParseResult, Schedule, Schema, Scope } from "effect"
 import * as Envelope from "../../transport/Envelope.js"
 import type { NodeId } from "../../transport/NodeId.js"
 import * as Transport from "../../transport/Transport.js"
@@ -19,9 +19,10 @@ import {
   MessageNotSerializable,
   Rejection
 } from "../ActorError.js"
-import { Address, isValidSegment } from "../Address.js"
+import { Address, isValidSegment, make as makeAddress } from "../Address.js"
 import * as Supervision from "../Supervision.js"
-import { AskTimers } from "./timers.js"
+import { CellMailbox } from "./mailbox.js"
+import { AskTimers, ReplySlot } from "./timers.js"
 import { type Reason, Terminated } from "../Terminated.js"
 
 type Codec = (value: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
@@ -62,7 +63,7 @@ class ChildFailed extends Error {
 interface Cell {
   readonly path: string
   readonly address: Address
-  readonly mailbox: Mailbox.Mailbox<unknown>
+  readonly mailbox: CellMailbox
   readonly capacity: number
   readonly overflow: Actor.Overflow
   readonly protocol: Schema.Schema<any, any>
@@ -87,7 +88,7 @@ const SystemMessage = Schema.Union(Watch, WatchNotice)
 interface PendingAsk {
   readonly node: NodeId
   readonly request: Schema.WithResult.Any
-  readonly deferred: Deferred.Deferred<unknown, unknown>
+  readonly slot: ReplySlot
 }
 
 interface PendingWatch {
@@ -109,7 +110,7 @@ export class NodeImpl implements Actor.NodeLike {
   // ---- refs ---------------------------------------------------------------------------------
 
   ref<A>(address: Address | string, protocol: Schema.Schema<A, any>): Actor.ActorRef<A> {
-    const resolved = typeof address === "string" ? new Address({ node: this.id, path: address }) : address
+    const resolved = typeof address === "string" ? makeAddress(this.id, address) : address
     return new Ref(this, resolved, protocol)
   }
 
@@ -126,30 +127,41 @@ export class NodeImpl implements Actor.NodeLike {
     const timeoutMs = options?.timeoutMs ?? 5_000
     const onTimeout = () =>
       new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs })
-    const timeout = (deferred: Deferred.Deferred<unknown, unknown>) => {
-      this.timers!.add(timeoutMs, deferred, onTimeout)
-      return Deferred.await(deferred)
-    }
+    const timeout = (slot: ReplySlot) => Effect.zipRight(this.timers!.add(timeoutMs, slot, onTimeout), slot.await)
     if (address.node === this.id) {
       return Effect.suspend(() => {
         const cell = this.cells.get(address.path)
         if (cell === undefined || cell.done) return Effect.fail(this.unavailable(address, cell))
-        const deferred = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
+        const slot = new ReplySlot()
         const delivery = new AskDelivery(
           request,
-          (exit) => Deferred.done(deferred, exit),
-          (error) => Deferred.fail(deferred, error)
+          (exit) => Effect.sync(() => void slot.complete(exit)),
+          (error) => Effect.sync(() => void slot.complete(Exit.fail(error)))
         )
-        return Effect.zipRight(this.offer(cell, delivery), Effect.suspend(() => timeout(deferred)))
+        return Effect.zipRight(this.offer(cell, delivery), Effect.suspend(() => timeout(slot)))
       })
     }
+    // The pending entry goes when the ask ends: its reply, reject or `peerDown` takes it, a failed
+    // send drops it, and the deadline (registered before sending, so an interrupted asker leaves
+    // nothing behind for longer than its timeout) removes what is left, without an `ensuring`.
     return Effect.suspend(() => {
       const id = this.nextId++
-      const deferred = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
-      this.pendingAsks.set(id, { node: address.node, request, deferred })
-      return this.sendRemote(address, "ask", id, request, ref.protocol).pipe(
-        Effect.zipRight(Effect.suspend(() => timeout(deferred))),
-        Effect.ensuring(Effect.sync(() => this.pendingAsks.delete(id)))
+      const slot = new ReplySlot()
+      this.pendingAsks.set(id, { node: address.node, request, slot })
+      const started = this.timers!.add(timeoutMs, slot, () => {
+        this.pendingAsks.delete(id)
+        return onTimeout()
+      })
+      return Effect.zipRight(
+        started,
+        Effect.matchEffect(this.sendRemote(address, "ask", id, request, ref.protocol), {
+          onFailure: (error) => {
+            this.pendingAsks.delete(id)
+            slot.complete(Exit.fail(error)) // its deadline has nothing left to do
+            return Effect.fail(error)
+          },
+          onSuccess: () => slot.await
+        })
       )
     })
   }
@@ -179,24 +191,20 @@ export class NodeImpl implements Actor.NodeLike {
     protocol: Schema.Schema<any, any>
   ): Effect.Effect<void, DeliveryError> {
     const transport = this.transport!
-    const payload: Effect.Effect<unknown, MessageNotSerializable> = transport.encodes
-      ? Effect.mapError(encoderOf(protocol)(message), (error) =>
-        new MessageNotSerializable({ address: address.toString(), detail: error.message }))
-      : Effect.succeed(message)
-    return Effect.flatMap(payload, (payload) =>
-      transport.send({
-        from: this.id,
-        to: address.node,
-        path: address.path,
-        kind,
-        id,
-        encoded: transport.encodes,
-        payload
-      }).pipe(Effect.mapError((error) =>
-        error._tag === "NodeUnreachable"
-          ? new ActorUnavailable({ address: address.toString(), reason: "unreachable" })
-          : new MessageNotSerializable({ address: address.toString(), detail: error.detail })
-      )))
+    const send = (payload: unknown) =>
+      Effect.mapError(
+        transport.send({ from: this.id, to: address.node, path: address.path, kind, id, encoded: transport.encodes, payload }),
+        (error) =>
+          error._tag === "NodeUnreachable"
+            ? new ActorUnavailable({ address: address.toString(), reason: "unreachable" })
+            : new MessageNotSerializable({ address: address.toString(), detail: error.detail })
+      )
+    if (!transport.encodes) return send(message)
+    return Effect.flatMap(
+      Effect.mapError(encoderOf(protocol)(message), (error) =>
+        new MessageNotSerializable({ address: address.toString(), detail: error.message })),
+      send
+    )
   }
 
   // ---- spawning and supervision -------------------------------------------------------------
@@ -215,10 +223,11 @@ export class NodeImpl implements Actor.NodeLike {
       const capacity = options.mailboxCapacity ?? 4096
       const overflow = options.overflow ?? "fail"
       return Effect.gen(this, function*() {
-        const mailbox = yield* Mailbox.make<unknown>({
+        const mailbox = new CellMailbox(
           capacity,
-          strategy: overflow === "fail" ? "dropping" : overflow
-        })
+          overflow === "fail" ? "dropping" : overflow,
+          yield* FiberRef.get(FiberRef.currentScheduler)
+        )
         const address = new Address({ node: this.id, path })
         const cell: Cell = {
           path,
@@ -310,8 +319,8 @@ export class NodeImpl implements Actor.NodeLike {
       let ending = false
       while (true) {
         if (cell.position >= cell.buffer.length) {
-          const [chunk, done] = yield* cell.mailbox.takeAll
-          cell.buffer = Chunk.toReadonlyArray(chunk)
+          const [messages, done] = yield* cell.mailbox.takeAll
+          cell.buffer = messages
           cell.position = 0
           ending = done
         }
@@ -349,7 +358,7 @@ export class NodeImpl implements Actor.NodeLike {
     return Effect.gen(this, function*() {
       cell.done = true
       if (this.cells.get(cell.path) === cell) this.cells.delete(cell.path)
-      const rest = [...cell.buffer.slice(cell.position), ...Chunk.toReadonlyArray(yield* cell.mailbox.clear)]
+      const rest = [...cell.buffer.slice(cell.position), ...(yield* cell.mailbox.clear)]
       cell.buffer = []
       cell.position = 0
       yield* cell.mailbox.shutdown
@@ -404,9 +413,10 @@ export class NodeImpl implements Actor.NodeLike {
     peerDown: (peer) =>
       Effect.suspend(() => {
         const effects: Array<Effect.Effect<unknown>> = []
-        for (const [, ask] of this.pendingAsks) {
+        for (const [id, ask] of this.pendingAsks) {
           if (ask.node === peer) {
-            effects.push(Deferred.fail(ask.deferred, new ActorUnavailable({ address: `${peer}`, reason: "unreachable" })))
+            this.pendingAsks.delete(id)
+            ask.slot.complete(Exit.fail(new ActorUnavailable({ address: `${peer}`, reason: "unreachable" })))
           }
         }
         for (const [, watch] of this.pendingWatches) {
@@ -429,6 +439,8 @@ export class NodeImpl implements Actor.NodeLike {
       case "tell": {
         const cell = this.cells.get(envelope.path)
         if (cell === undefined || cell.done) return Effect.void
+        // Unencoded and taken by the mailbox at once (the usual case): nothing left to run.
+        if (!envelope.encoded && cell.mailbox.unsafeOffer(envelope.payload)) return Effect.void
         return this.decode(cell.protocol, envelope).pipe(
           Effect.flatMap((message) => this.offer(cell, message)),
           Effect.catchAll((error) => Effect.logDebug(`dropped tell to ${cell.address}: ${error.message}`))
@@ -440,23 +452,29 @@ export class NodeImpl implements Actor.NodeLike {
         if (cell === undefined || cell.done) {
           return reject(this.unavailable(new Address({ node: this.id, path: envelope.path }), cell))
         }
-        return this.decode(cell.protocol, envelope).pipe(
-          Effect.flatMap((request) =>
-            this.offer(cell, new AskDelivery(request, (exit) => this.reply(envelope, request, exit), reject))
-          ),
-          Effect.catchAll(reject)
-        )
+        const deliver = (request: unknown) =>
+          this.offer(cell, new AskDelivery(request, (exit) => this.reply(envelope, request, exit), reject))
+        if (!envelope.encoded) {
+          const offered = deliver(envelope.payload)
+          return offered === Effect.void ? Effect.void : Effect.catchAll(offered, reject)
+        }
+        return this.decode(cell.protocol, envelope).pipe(Effect.flatMap(deliver), Effect.catchAll(reject))
       }
       case "reply": {
         const pending = this.pendingAsks.get(envelope.id)
         if (pending === undefined) return Effect.void
         this.pendingAsks.delete(envelope.id)
-        if (!envelope.encoded) return Deferred.done(pending.deferred, envelope.payload as Exit.Exit<unknown, unknown>)
+        if (!envelope.encoded) {
+          pending.slot.complete(envelope.payload as Exit.Exit<unknown, unknown>)
+          return Effect.void
+        }
         const exitSchema = Schema.exitSchema(pending.request) as Schema.Schema<Exit.Exit<unknown, unknown>, unknown>
         return decoderOf(exitSchema)(envelope.payload).pipe(
-          Effect.flatMap((exit) => Deferred.done(pending.deferred, exit as Exit.Exit<unknown, unknown>)),
+          Effect.map((exit) => pending.slot.complete(exit as Exit.Exit<unknown, unknown>)),
           Effect.catchAll((error) =>
-            Deferred.fail(pending.deferred, new MessageNotSerializable({ address: `${envelope.from}`, detail: error.message }))
+            Effect.sync(() =>
+              pending.slot.complete(Exit.fail(new MessageNotSerializable({ address: `${envelope.from}`, detail: error.message })))
+            )
           ),
           Effect.asVoid
         )
@@ -471,7 +489,8 @@ export class NodeImpl implements Actor.NodeLike {
           : error._tag === "Right"
           ? error.right
           : new MessageNotSerializable({ address: `${envelope.from}`, detail: error.left.message })
-        return Effect.asVoid(Deferred.fail(pending.deferred, rejection))
+        pending.slot.complete(Exit.fail(rejection))
+        return Effect.void
       }
       case "system":
         return this.decode(SystemMessage, envelope).pipe(
