@@ -3,13 +3,13 @@
  * broker`, FileLog on a temporary directory, fsync left to the OS as Kafka's default):
  *   tcp-rf1 — 1 broker, topic with 3 partitions, RF 1, acks=all (= the leader)
  *   tcp-rf3 — 3 brokers, topic with 3 partitions, RF 3, minISR 2, acks=all (idempotent)
- * Throughput: N records sent as fast as the producer takes them (chunks of 1 000, 16 in flight)
+ * Throughput: N records sent as fast as the producer takes them (chunks of 1 000, 64 in flight)
  * while one consumer reads them all; latency: p50/p99 from send to consume at a steady 10 000
  * records/s for 3 s. One JSON line per figure. Every system (fiberlog and each peer) first sends
  * and reads BENCH_WARMUP records (default 50 000) untimed, so figures compare warm code: with a
  * 1 000-record warm-up, fiberlog's first 200 000 records ran at about 60% of its warm speed (JIT).
  *
- * Peers, the same workload (100-byte values, chunks of 1 000 sent 16 at a time while one consumer
+ * Peers, the same workload (100-byte values, chunks of 1 000 sent 64 at a time while one consumer
  * reads; 3 s at 10 000 records/s for latency), each server started here as a child process on a
  * free loopback port with its data in a temporary directory, and stopped at the end:
  *   redis-streams  — `redis-server`, appendonly yes + appendfsync everysec; ioredis, each chunk one
@@ -26,6 +26,10 @@
  * tcp-rf1 and the peer); BENCH_ONLY=transport runs only the transport:
  * two nodes in this process over loopback TCP, asks carrying a BENCH_PAYLOAD-byte (default 100 000)
  * Uint8Array, BENCH_IN_FLIGHT (default 16) at a time. BENCH_VERBOSE=1 shows the brokers' output;
+ * BENCH_SEND_IN_FLIGHT (default 64) sets the chunks in flight for every system; BENCH_MARKS=1 prints
+ * the throughput run's window on the monotonic clock to stderr (to cut CPU profiles of the bench and
+ * of the brokers to it). `clientCpuUsPerRecord` / `brokerCpuUsPerRecord`: CPU time per record of the
+ * bench process (producer + consumer) and of the brokers (from /proc, Linux), during the throughput run.
  * BENCH_PROFILE=1 stops the brokers with SIGTERM (so a profiler loaded by NODE_OPTIONS=--import can
  * write its profile) before they are killed.
  */
@@ -35,6 +39,7 @@ import { LocalCluster, Server, TcpNetwork } from "@fiberlog/node"
 import { FileSystem } from "@effect/platform"
 import { Data, Deferred, Duration, Effect, Layer, Logger, LogLevel, Schema, type Scope } from "effect"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000)
@@ -42,7 +47,13 @@ const valueBytes = 100
 const sendChunk = 1_000
 /** Records every system sends and reads once, untimed, before the measured run (connections, JIT). */
 const warmupRecords = Math.max(sendChunk, Math.round(Number(process.env.BENCH_WARMUP ?? 50_000) / sendChunk) * sendChunk)
-const sendInFlight = 16
+/**
+ * `send` calls (chunks of `sendChunk` records) in flight at once, for fiberlog and every peer alike
+ * (BENCH_SEND_IN_FLIGHT; printed with each figure). 64 chunks are 6.4 MB of values in flight, below
+ * the 32 MB a Kafka producer buffers by default (`buffer.memory`): over TCP the run is bound by
+ * round trips, not CPU, at 16.
+ */
+const sendInFlight = Number(process.env.BENCH_SEND_IN_FLIGHT ?? 64)
 const topicPartitions = 3
 const latencyRounds = 300
 const latencyRoundRecords = 100
@@ -51,6 +62,36 @@ const latencyRoundMs = 10
 const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 
 const value = () => new Uint8Array(valueBytes)
+/**
+ * The throughput runs (fiberlog and every peer) send one shared value for every record, as Kafka's
+ * `ProducerPerformance` does (a payload made once): each client copies it into its own request,
+ * so the figures measure the systems, not the bench allocating 100-byte arrays. The latency runs
+ * make one value per record (each carries its send time).
+ */
+const payload = value()
+
+/**
+ * One chunk's send, its answer dropped: `Effect.forEach` keeps every task's `Exit` until the whole
+ * run ends, even with `discard`, so returning the per-record metadata would keep every send's
+ * answer alive (and growing the heap) for the whole measured run.
+ */
+const sendChunkOf = (producer: Producer.Producer, topic: string) =>
+  Effect.asVoid(producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: payload })) }))
+/** The producer settings the fiberlog scenarios choose (printed with each figure). */
+const producerSettings = { batchSize: 256 * 1024, lingerMs: 1 } as const
+
+/** CPU time (user + system, µs) a process has used so far, from /proc (Linux); undefined elsewhere. */
+const procCpuUs = (pid: number | undefined): number | undefined => {
+  if (pid === undefined) return undefined
+  try {
+    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks.
+    return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100)
+  } catch {
+    return undefined
+  }
+}
 
 const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
   Effect.gen(function*() {
@@ -77,7 +118,7 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
       (m) => m.topics.find((t) => t.name === topic)?.partitions.every((p) => p.isr.length === brokers) ?? false,
       { timeoutMs: 15_000 }
     )
-    const producer = yield* Producer.make({ ...client, acks: "all", batchSize: 256 * 1024, lingerMs: 1 })
+    const producer = yield* Producer.make({ ...client, acks: "all", ...producerSettings })
     const consumer = yield* Consumer.make({ ...client, autoOffsetReset: "earliest", maxWaitMs: 50, maxBytes: 4 << 20 })
     yield* consumer.assign(Array.from({ length: topicPartitions }, (_, partition) => ({ topic, partition })))
 
@@ -94,21 +135,36 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
     // Warm-up: connections, senders, JIT.
     yield* Effect.forEach(
       Array.from({ length: warmupRecords / sendChunk }),
-      () => producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: value() })) }),
+      () => sendChunkOf(producer, topic),
       { concurrency: sendInFlight, discard: true }
     )
     yield* consumeUntil(warmupRecords)
 
+    const brokerPids = Array.from({ length: brokers }, (_, i) => cluster.pid(i + 1))
+    const brokerCpuStart = brokerPids.map(procCpuUs)
+    const cpuStart = process.cpuUsage()
+    const hrStart = process.hrtime.bigint()
     const start = performance.now()
     const reader = yield* Effect.fork(consumeUntil(N))
     yield* Effect.forEach(
       Array.from({ length: N / sendChunk }),
-      () => producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: value() })) }),
+      () => sendChunkOf(producer, topic),
       { concurrency: sendInFlight, discard: true }
     )
     yield* reader.await
     const seconds = (performance.now() - start) / 1000
     const perSec = N / seconds
+    const cpu = process.cpuUsage(cpuStart)
+    // BENCH_MARKS=1: the throughput run's window on the monotonic clock (µs), to cut CPU profiles to it.
+    if (process.env.BENCH_MARKS) console.error(JSON.stringify({ mark: name, fromUs: Number(hrStart / 1000n), toUs: Number(process.hrtime.bigint() / 1000n) }))
+    // CPU per record of the client process (producer + consumer) and of the brokers together:
+    // steadier than the rate on a shared machine, and they show which side limits it.
+    const clientCpuUsPerRecord = Number(((cpu.user + cpu.system) / N).toFixed(2))
+    const brokerCpuEnd = brokerPids.map(procCpuUs)
+    const brokerCpuUs = brokerCpuEnd.every((x) => x !== undefined) && brokerCpuStart.every((x) => x !== undefined)
+      ? brokerCpuEnd.reduce((sum, end, i) => sum + end - brokerCpuStart[i]!, 0)
+      : undefined
+    const brokerCpuUsPerRecord = brokerCpuUs === undefined ? null : Number((brokerCpuUs / N).toFixed(2))
 
     const latencies: Array<number> = []
     const reader2 = yield* Effect.fork(consumeUntil(latencyRounds * latencyRoundRecords, (v) => {
@@ -141,8 +197,13 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
       mbPerSec: Number((perSec * valueBytes / 1e6).toFixed(1)),
       p50Ms: Number(percentile(latencies, 0.5).toFixed(2)),
       p99Ms: Number(percentile(latencies, 0.99).toFixed(2)),
+      clientCpuUsPerRecord,
+      brokerCpuUsPerRecord,
       records: N,
       brokers,
+      ...producerSettings,
+      sendInFlight,
+      payload: "shared",
       durability: "acks=all, FileLog page cache (fsync left to the OS, as Kafka's default)"
     }
   }).pipe(Effect.scoped)
@@ -393,7 +454,7 @@ const peerScenario = (peer: PeerName) =>
         waiting = { count, resolve: () => resume(Effect.void) }
       })
     const send = (values: ReadonlyArray<Uint8Array>) => promise(peer, () => client.send(values))
-    const chunk = () => Array.from({ length: sendChunk }, value)
+    const chunk = () => Array.from({ length: sendChunk }, () => payload)
 
     // Warm-up: connections, JIT.
     yield* Effect.forEach(Array.from({ length: warmupRecords / sendChunk }), () => send(chunk()), {
@@ -433,6 +494,8 @@ const peerScenario = (peer: PeerName) =>
       p50Ms: Number(percentile(latencies, 0.5).toFixed(2)),
       p99Ms: Number(percentile(latencies, 0.99).toFixed(2)),
       records: N,
+      sendInFlight,
+      payload: "shared",
       durability: peer === "redis-streams" ? redisDurability : natsDurability
     }
   }).pipe(Effect.scoped)

@@ -69,14 +69,25 @@ export const readAll = (log: PartitionLog.PartitionLog): Effect.Effect<ReadonlyA
     return records
   })
 
+/**
+ * Snapshots already built, by state: the reducer makes a new state for every change, so one state
+ * has one snapshot, built (and validated) once however often brokers and clients pull it.
+ */
+const snapshots = new WeakMap<ControllerState.ControllerState, ControllerProtocol.ClusterMetadata>()
+
 /** The metadata snapshot clients and brokers see. */
-export const snapshot = (nodeId: string, state: ControllerState.ControllerState): ControllerProtocol.ClusterMetadata =>
-  new ControllerProtocol.ClusterMetadata({
+export const snapshot = (nodeId: string, state: ControllerState.ControllerState): ControllerProtocol.ClusterMetadata => {
+  const known = snapshots.get(state)
+  if (known !== undefined && known.controllerNodeId === nodeId) return known
+  const built = new ControllerProtocol.ClusterMetadata({
     version: state.appliedRecords,
     controllerNodeId: nodeId,
     brokers: [...state.brokers.values()].map((b) => ({ brokerId: b.brokerId, nodeId: b.nodeId, fenced: b.fenced })),
     topics: [...state.topics.values()].map((t) => ({ name: t.name, config: t.config, partitions: t.partitions }))
   })
+  snapshots.set(state, built)
+  return built
+}
 
 /** The controller's behavior. */
 export const behavior = (options: Options) => {

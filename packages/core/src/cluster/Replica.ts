@@ -151,6 +151,9 @@ const notLeader = (options: Options, state: State) =>
       : {})
   })
 
+/** What a producer gets for a batch that fails its checks (size, magic, counts, CRC). */
+const corruptBatch = (error: { readonly reason: string }) => new Errors.InvalidRequest({ message: `corrupt batch: ${error.reason}` })
+
 const storageError = (options: Options) => (error: { readonly _tag: string }) =>
   new Errors.KafkaStorageError({ ...tpOf(options), message: error._tag })
 
@@ -373,11 +376,19 @@ export const behavior = (options: Options) => {
               new Errors.RecordTooLarge({ ...tp, sizeBytes: req.batch.length, maxMessageBytes: config.maxMessageBytes })
             )
           }
-          const header = RecordBatch.validate(req.batch)
-          if (Either.isLeft(header)) {
-            return yield* Effect.fail(new Errors.InvalidRequest({ message: `corrupt batch: ${header.left.reason}` }))
+          // The header is checked here and the CRC by the log as it appends (every PartitionLog
+          // refuses a corrupt batch): one pass over the bytes, not two. A path that answers without
+          // appending (an error, a duplicate) checks the CRC first, so a corrupt batch always gets
+          // InvalidRequest, whatever its header claims.
+          const header = RecordBatch.validateHeader(req.batch)
+          if (Either.isLeft(header)) return yield* Effect.fail(corruptBatch(header.left))
+          const crcFirst = <E>(error: E) => RecordBatch.crcMatches(req.batch) ? error : corruptBatch(RecordBatch.crcMismatch())
+          if (req.acks === -1) {
+            yield* Effect.mapError(
+              Isr.checkEnoughReplicas(tp, "all", state.partition.isr.length, config.minInsyncReplicas),
+              crcFirst
+            )
           }
-          if (req.acks === -1) yield* Isr.checkEnoughReplicas(tp, "all", state.partition.isr.length, config.minInsyncReplicas)
           const h = header.right
           const idempotent = h.producerId !== ProducerState.noProducerId
           const batchInfo = {
@@ -388,8 +399,9 @@ export const behavior = (options: Options) => {
           }
           let result: P.ProduceResult
           const logStartOffset = yield* log.logStartOffset
-          const check = idempotent ? yield* ProducerState.check(state.producers, batchInfo) : undefined
+          const check = idempotent ? yield* Effect.mapError(ProducerState.check(state.producers, batchInfo), crcFirst) : undefined
           if (check?._tag === "Duplicate") {
+            if (!RecordBatch.crcMatches(req.batch)) return yield* Effect.fail(corruptBatch(RecordBatch.crcMismatch()))
             result = new P.ProduceResult(
               { baseOffset: check.baseOffset, lastOffset: check.lastOffset, logAppendTimeMs: -1, logStartOffset },
               true
@@ -400,7 +412,7 @@ export const behavior = (options: Options) => {
             const transfer = BatchBuilder.claim(req.batch)
             const info = yield* Effect.mapError(
               log.append(req.batch, { leaderEpoch: state.partition.leaderEpoch, transfer }),
-              storageError(options)
+              (error) => error._tag === "CorruptRecord" ? corruptBatch(error) : storageError(options)(error)
             )
             if (idempotent) state.producers = ProducerState.onAppend(state.producers, { ...batchInfo, baseOffset: info.baseOffset })
             state.logEndOffset = info.lastOffset + 1

@@ -47,3 +47,39 @@ describe("Replica (in process, no copies)", () => {
       expect(described).toMatchObject({ highWatermark: 6, logEndOffset: 6 })
     }).pipe(Effect.provide(InProcess.layer())))
 })
+
+describe("Replica: a corrupt batch", () => {
+  const corrupted = (batch: Uint8Array) => {
+    const copy = new Uint8Array(batch)
+    copy[copy.length - 1]! ^= 0xff // a value byte: only the CRC can tell
+    return copy
+  }
+
+  it.scoped("gets InvalidRequest and leaves every replica's log as it was (acks 1 and all, a retried duplicate)", () =>
+    Effect.gen(function*() {
+      const cluster = yield* EmbeddedCluster.make({ brokers: 3, fetchMaxWaitMs: 100 })
+      const client = yield* cluster.clientNode("client")
+      yield* advance(500)
+      yield* createTopic(cluster, client, "t", 1, 3)
+      const state = yield* leaderOf(cluster, "t", 0)
+      const leader = replicaRef(client, state.leader, "t", 0)
+      const produce = (batch: Uint8Array, acks: number) =>
+        leader.ask(new P.Produce({ topic: "t", partition: 0, acks, timeoutMs: 1_000, batch }))
+      for (const acks of [1, -1]) {
+        const error = yield* Effect.flip(produce(corrupted(batchOf(["x", "y"])), acks))
+        expect(error).toMatchObject({ _tag: "InvalidRequest" })
+        expect(String((error as { message?: string }).message)).toContain("CRC")
+      }
+      // an idempotent batch, then the "same" batch again with a flipped bit: not a duplicate to answer
+      const builder = BatchBuilder.make(64, 1024)
+      builder.append(null, utf8.encode("once"), [], 7)
+      const idempotent = builder.build({ producerId: 1000, producerEpoch: 0, baseSequence: 0 })
+      const bad = corrupted(idempotent)
+      expect((yield* produce(idempotent, -1)).baseOffset).toBe(0)
+      expect(yield* Effect.flip(produce(bad, -1))).toMatchObject({ _tag: "InvalidRequest" })
+      yield* advance(1_000)
+      for (const id of cluster.brokerIds) {
+        expect(offsetsOf(yield* cluster.readLog(id, "t", 0))).toEqual([0])
+      }
+    }).pipe(Effect.provide(InProcess.layer())))
+})
