@@ -12,6 +12,7 @@ import { ActorUnavailable, AskTimeout, MailboxFull, MessageNotSerializable } fro
 import * as Supervision from "../actor/Supervision.js"
 import * as ControllerProtocol from "./ControllerProtocol.js"
 import * as Errors from "./Errors.js"
+import * as Periodic from "./internal/periodic.js"
 import type { LogStore } from "./LogStore.js"
 import * as Replica from "./Replica.js"
 import * as P from "./ReplicaProtocol.js"
@@ -120,7 +121,7 @@ export const behavior = (options: Options) => {
             Effect.ignore
           )
         })
-        yield* Effect.forkScoped(Effect.repeat(heartbeat, { schedule: Schedule.spaced(Duration.millis(heartbeatIntervalMs)) }))
+        yield* Effect.forkScoped(Periodic.every(heartbeatIntervalMs, heartbeat))
         const host = { brokerId: options.brokerId, logs: options.logs }
         const listeners = yield* Effect.forEach(options.extensions ?? [], (extension) => extension(ctx, host))
         return {

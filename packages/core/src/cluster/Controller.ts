@@ -10,16 +10,17 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Either, Random, Schedule, Schema, type Scope } from "effect"
+import { Clock, Effect, Either, Random, Schema, type Scope } from "effect"
 import * as Actor from "../actor/Actor.js"
 import * as Address from "../actor/Address.js"
 import * as PartitionLog from "../log/PartitionLog.js"
 import * as Record from "../log/Record.js"
 import * as RecordBatch from "../log/RecordBatch.js"
-import { NodeId } from "../transport/NodeId.js"
+import * as NodeId from "../transport/NodeId.js"
 import * as ControllerProtocol from "./ControllerProtocol.js"
 import * as ControllerState from "./ControllerState.js"
 import * as Decisions from "./Decisions.js"
+import * as Periodic from "./internal/periodic.js"
 import * as Liveness from "./Liveness.js"
 import * as MetadataRecord from "./MetadataRecord.js"
 
@@ -71,7 +72,7 @@ export const readAll = (log: PartitionLog.PartitionLog): Effect.Effect<ReadonlyA
 
 /**
  * Snapshots already built, by state: the reducer makes a new state for every change, so one state
- * has one snapshot, built (and validated) once however often brokers and clients pull it.
+ * has one snapshot, built once however often brokers and clients pull it.
  */
 const snapshots = new WeakMap<ControllerState.ControllerState, ControllerProtocol.ClusterMetadata>()
 
@@ -84,7 +85,7 @@ export const snapshot = (nodeId: string, state: ControllerState.ControllerState)
     controllerNodeId: nodeId,
     brokers: [...state.brokers.values()].map((b) => ({ brokerId: b.brokerId, nodeId: b.nodeId, fenced: b.fenced })),
     topics: [...state.topics.values()].map((t) => ({ name: t.name, config: t.config, partitions: t.partitions }))
-  })
+  }, true) // copied from the controller's typed state (built from validated requests and records): no validation
   snapshots.set(state, built)
   return built
 }
@@ -109,7 +110,7 @@ export const behavior = (options: Options) => {
       })
       yield* Effect.orDie(log.append(batch))
       const metadata = ControllerState.applyAll(state.metadata, records)
-      const update = new ControllerProtocol.MetadataUpdate({ metadata: snapshot(options.nodeId, metadata) })
+      const update = new ControllerProtocol.MetadataUpdate({ metadata: snapshot(options.nodeId, metadata) }, true)
       yield* Effect.forEach(
         metadata.brokers.values(),
         (broker) =>
@@ -130,12 +131,8 @@ export const behavior = (options: Options) => {
       Effect.gen(function*() {
         const metadata = ControllerState.replay(yield* readAll(log))
         const now = yield* Clock.currentTimeMillis
-        yield* Effect.forkScoped(
-          Effect.repeat(
-            Effect.ignore(ctx.self.tell(new ControllerProtocol.CheckLiveness())),
-            { schedule: Schedule.spaced(Duration.millis(intervalMs)) }
-          )
-        )
+        const check = new ControllerProtocol.CheckLiveness()
+        yield* Effect.forkScoped(Periodic.every(intervalMs, Effect.ignore(ctx.self.tell(check))))
         return { metadata, heartbeats: Liveness.start(metadata, now) }
       }),
     handlers: {

@@ -13,15 +13,17 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Duration, Effect, Either, Fiber, FiberId, Option, Schedule, type Schema, type Scope } from "effect"
+import { Clock, Duration, Effect, Either, Exit, Fiber, Option, type Schema, type Scope } from "effect"
 import * as Actor from "../actor/Actor.js"
 import * as Address from "../actor/Address.js"
 import * as BatchBuilder from "../log/BatchBuilder.js"
 import * as LeaderEpochCache from "../log/LeaderEpochCache.js"
 import type * as PartitionLog from "../log/PartitionLog.js"
 import * as RecordBatch from "../log/RecordBatch.js"
-import { NodeId } from "../transport/NodeId.js"
+import * as NodeId from "../transport/NodeId.js"
 import * as ControllerProtocol from "./ControllerProtocol.js"
+import * as Deadlines from "../actor/internal/deadlines.js"
+import * as Periodic from "./internal/periodic.js"
 import * as Errors from "./Errors.js"
 import * as Isr from "./Isr.js"
 import type * as Metadata from "./Metadata.js"
@@ -51,7 +53,7 @@ type ProduceFailure = Schema.WithResult.Failure<P.Produce>
 interface PendingAck {
   readonly requiredOffset: number
   readonly result: P.ProduceResult
-  readonly deferred: Deferred.Deferred<P.ProduceResult, ProduceFailure>
+  readonly outcome: Deadlines.Outcome<P.ProduceResult, ProduceFailure>
 }
 
 /** The replica's state: mutable, owned by the actor's fiber alone. */
@@ -67,9 +69,11 @@ interface State {
   producers: ProducerState.ProducerState
   pendingAcks: Array<PendingAck>
   /** Followers' long polls, waiting for an append. */
-  followerWaiters: Array<Deferred.Deferred<void>>
+  followerWaiters: Array<Deadlines.Wakeup>
   /** Consumers' long polls, waiting for a higher watermark (an append alone gives them nothing to read). */
-  consumerWaiters: Array<Deferred.Deferred<void>>
+  consumerWaiters: Array<Deadlines.Wakeup>
+  /** The deadlines of the long polls and acks=all produces waiting here (no timer per request). */
+  deadlines: Deadlines.Deadlines
   isrChangeInFlight: boolean
   fetcher: Fiber.RuntimeFiber<void> | undefined
   scope: Scope.Scope
@@ -77,8 +81,20 @@ interface State {
 
 const tpOf = (options: Options) => ({ topic: options.topic, partition: options.partition })
 
-const wake = (waiters: ReadonlyArray<Deferred.Deferred<void>>) => {
-  for (const waiter of waiters) Deferred.unsafeDone(waiter, Effect.void)
+const wake = (waiters: ReadonlyArray<Deadlines.Wakeup>) => {
+  for (const waiter of waiters) waiter.fire()
+}
+
+/**
+ * `waiters` with `wakeup` added. Polls answered at their deadline stay listed until the next
+ * wake-up; when the list reaches 64, 128, 256... entries they are dropped (amortised O(1) per park),
+ * so a partition nothing is written to does not collect them without bound.
+ */
+const parked = (waiters: Array<Deadlines.Wakeup>, wakeup: Deadlines.Wakeup) => {
+  const n = waiters.length
+  const kept = n >= 64 && (n & (n - 1)) === 0 ? waiters.filter((w) => !w.settled) : waiters
+  kept.push(wakeup)
+  return kept
 }
 
 /** Wakes the followers' long polls (new data). */
@@ -117,6 +133,7 @@ const settleAcks = (options: Options, state: State) => {
   if (state.pendingAcks.length === 0 || state.partition === undefined || state.config === undefined) return
   const still: Array<PendingAck> = []
   for (const ack of state.pendingAcks) {
+    if (ack.outcome.settled) continue // timed out
     const decision = Isr.acksAllState({
       tp: tpOf(options),
       requiredOffset: ack.requiredOffset,
@@ -125,8 +142,8 @@ const settleAcks = (options: Options, state: State) => {
       minInsyncReplicas: state.config.minInsyncReplicas
     })
     if (decision._tag === "Waiting") still.push(ack)
-    else if (decision._tag === "Acked") Deferred.unsafeDone(ack.deferred, Effect.succeed(ack.result))
-    else Deferred.unsafeDone(ack.deferred, Effect.fail(decision.error))
+    else if (decision._tag === "Acked") ack.outcome.complete(Exit.succeed(ack.result))
+    else ack.outcome.complete(Exit.fail(decision.error))
   }
   state.pendingAcks = still
 }
@@ -137,7 +154,7 @@ const abandonLeadership = (options: Options, state: State) => {
     ...tpOf(options),
     ...(state.partition && state.partition.leader >= 0 ? { leaderId: state.partition.leader } : {})
   })
-  for (const ack of state.pendingAcks) Deferred.unsafeDone(ack.deferred, Effect.fail(error))
+  for (const ack of state.pendingAcks) ack.outcome.complete(Exit.fail(error))
   state.pendingAcks = []
   wakeFollowers(state)
   wakeConsumers(state)
@@ -324,10 +341,10 @@ export const behavior = (options: Options) => {
     init: (ctx): Effect.Effect<State, never, Scope.Scope> =>
       Effect.gen(function*() {
         const scope = yield* Effect.scope
+        const clock = yield* Effect.clock
         const tick = Math.max(1, Math.floor(options.replicaLagTimeMs / 2))
-        yield* Effect.forkScoped(
-          Effect.repeat(Effect.ignore(ctx.self.tell(new P.Tick())), { schedule: Schedule.spaced(Duration.millis(tick)) })
-        )
+        const tickMessage = new P.Tick()
+        yield* Effect.forkScoped(Periodic.every(tick, Effect.ignore(ctx.self.tell(tickMessage))))
         const logEndOffset = yield* log.logEndOffset
         return {
           role: "offline",
@@ -342,6 +359,7 @@ export const behavior = (options: Options) => {
           pendingAcks: [],
           followerWaiters: [],
           consumerWaiters: [],
+          deadlines: new Deadlines.Deadlines(clock, scope),
           isrChangeInFlight: false,
           fetcher: undefined,
           scope
@@ -421,16 +439,14 @@ export const behavior = (options: Options) => {
             advanceHighWatermark(options, state)
           }
           if (req.acks !== -1 || state.highWatermark > result.lastOffset) return [result, state] as const
-          const deferred = Deferred.unsafeMake<P.ProduceResult, ProduceFailure>(FiberId.none)
-          state.pendingAcks.push({ requiredOffset: result.lastOffset + 1, result, deferred })
-          settleAcks(options, state)
-          const wait = Deferred.await(deferred).pipe(
-            Effect.timeoutFail({
-              duration: Duration.millis(req.timeoutMs),
-              onTimeout: () => new Errors.RequestTimedOut({ ...tp, timeoutMs: req.timeoutMs })
-            })
+          // Settled by the high watermark (`settleAcks`), a lost leadership, or the deadline.
+          const outcome = new Deadlines.Outcome<P.ProduceResult, ProduceFailure>(() =>
+            new Errors.RequestTimedOut({ ...tp, timeoutMs: req.timeoutMs })
           )
-          return [Actor.later(wait), state] as const
+          state.pendingAcks.push({ requiredOffset: result.lastOffset + 1, result, outcome })
+          settleAcks(options, state)
+          if (!outcome.settled) yield* state.deadlines.add(req.timeoutMs, outcome)
+          return [Actor.later(outcome.await), state] as const
         }),
       Fetch: (state, req, ctx) =>
         Effect.gen(function*() {
@@ -481,32 +497,36 @@ export const behavior = (options: Options) => {
           if (req.maxWaitMs <= 0) return [fetchResult(state, [], logStartOffset), state] as const
           // Long poll: wait until there are `minBytes` below the limit (the log end for followers,
           // woken by appends; the high watermark for consumers, woken when it moves) or until
-          // `maxWaitMs` has passed, then answer with whatever there is.
-          const now = yield* Clock.currentTimeMillis
-          const deadline = now + req.maxWaitMs
+          // `maxWaitMs` has passed, then answer with whatever there is. The wake-up is fired by
+          // those moves or by the replica's deadline sweeper: no timer or race per poll.
+          const deadlines = state.deadlines
+          const deadlineMs = deadlines.nowMs() + req.maxWaitMs
+          const wakeup = new Deadlines.Wakeup()
           const park = () => {
-            const waiter = Deferred.unsafeMake<void>(FiberId.none)
-            if (isFollower) state.followerWaiters.push(waiter)
-            else state.consumerWaiters.push(waiter)
-            return waiter
+            if (isFollower) state.followerWaiters = parked(state.followerWaiters, wakeup)
+            else state.consumerWaiters = parked(state.consumerWaiters, wakeup)
           }
-          const first = park()
+          park()
+          yield* deadlines.add(req.maxWaitMs, wakeup)
           const answer = Effect.gen(function*() {
-            let waiter: Deferred.Deferred<void> | undefined = first
             while (true) {
-              if (waiter !== undefined) {
-                const left = deadline - (yield* Clock.currentTimeMillis)
-                if (left > 0) yield* Effect.option(Effect.timeout(Deferred.await(waiter), Duration.millis(left)))
-              }
+              yield* wakeup.await
+              // Re-armed before looking, so a wake-up from here on (the deadline included) is kept.
+              wakeup.rearm()
               if (state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch) {
+                wakeup.settled = true
                 return yield* Effect.fail(notLeader(options, state))
               }
-              const result = req.fetchOffset < limit() ? yield* read() : undefined
+              const seen = limit()
+              const result = req.fetchOffset < seen ? yield* read() : undefined
               const bytes = result?.batches.reduce((n, b) => n + b.length, 0) ?? 0
-              const timedOut = (yield* Clock.currentTimeMillis) >= deadline
-              if (bytes >= req.minBytes || timedOut) return fetchResult(state, result?.batches ?? [], logStartOffset)
-              // Not enough yet: park again (in the same step as the check, so no wake-up is lost).
-              waiter = park()
+              if (bytes >= req.minBytes || deadlines.nowMs() >= deadlineMs) {
+                wakeup.settled = true
+                return fetchResult(state, result?.batches ?? [], logStartOffset)
+              }
+              // Not enough yet: park again; if the limit moved while reading, look again at once.
+              park()
+              if (limit() !== seen) wakeup.fire()
             }
           })
           return [Actor.later(answer), state] as const

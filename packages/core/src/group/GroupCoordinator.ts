@@ -422,5 +422,6 @@ export const extension = (options: Omit<Options, "brokerId" | "logs"> = {}): Bro
       GP.coordinatorName,
       behavior({ ...options, brokerId: host.brokerId, logs: host.logs })
     ))
-    return (metadata) => Effect.ignore(ref.tell(new GP.CoordinatorMetadata({ metadata })))
+    // The broker's own (typed) snapshot: no validation per push.
+    return (metadata) => Effect.ignore(ref.tell(new GP.CoordinatorMetadata({ metadata }, true)))
   })

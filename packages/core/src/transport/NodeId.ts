@@ -11,5 +11,8 @@ export const NodeId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1
 /** @since 0.1.0 */
 export type NodeId = typeof NodeId.Type
 
-/** Brands a string as a `NodeId` (validated: 1..128 characters). */
-export const make = (id: string): NodeId => NodeId.make(id)
+/**
+ * Brands a string as a `NodeId` (validated: 1..128 characters). A valid id is branded at once
+ * (hot paths call this per message); an invalid one goes through the schema, which throws.
+ */
+export const make = (id: string): NodeId => id.length >= 1 && id.length <= 128 ? id as NodeId : NodeId.make(id)

@@ -63,9 +63,9 @@ describe("Replica: a corrupt batch", () => {
       yield* createTopic(cluster, client, "t", 1, 3)
       const state = yield* leaderOf(cluster, "t", 0)
       const leader = replicaRef(client, state.leader, "t", 0)
-      const produce = (batch: Uint8Array, acks: number) =>
+      const produce = (batch: Uint8Array, acks: P.Acks) =>
         leader.ask(new P.Produce({ topic: "t", partition: 0, acks, timeoutMs: 1_000, batch }))
-      for (const acks of [1, -1]) {
+      for (const acks of [1, -1] as const) {
         const error = yield* Effect.flip(produce(corrupted(batchOf(["x", "y"])), acks))
         expect(error).toMatchObject({ _tag: "InvalidRequest" })
         expect(String((error as { message?: string }).message)).toContain("CRC")

@@ -22,7 +22,7 @@ import {
 import { Address, isValidSegment, make as makeAddress } from "../Address.js"
 import * as Supervision from "../Supervision.js"
 import { CellMailbox } from "./mailbox.js"
-import { AskTimers, ReplySlot } from "./timers.js"
+import { AskTimers, type ReplySlot, replySlot } from "./timers.js"
 import { type Reason, Terminated } from "../Terminated.js"
 
 type Codec = (value: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
@@ -127,12 +127,12 @@ export class NodeImpl implements Actor.NodeLike {
     const timeoutMs = options?.timeoutMs ?? 5_000
     const onTimeout = () =>
       new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs })
-    const timeout = (slot: ReplySlot) => Effect.zipRight(this.timers!.add(timeoutMs, slot, onTimeout), slot.await)
+    const timeout = (slot: ReplySlot) => Effect.zipRight(this.timers!.add(timeoutMs, slot), slot.await)
     if (address.node === this.id) {
       return Effect.suspend(() => {
         const cell = this.cells.get(address.path)
         if (cell === undefined || cell.done) return Effect.fail(this.unavailable(address, cell))
-        const slot = new ReplySlot()
+        const slot = replySlot(onTimeout)
         const delivery = new AskDelivery(
           request,
           (exit) => Effect.sync(() => void slot.complete(exit)),
@@ -146,12 +146,12 @@ export class NodeImpl implements Actor.NodeLike {
     // nothing behind for longer than its timeout) removes what is left, without an `ensuring`.
     return Effect.suspend(() => {
       const id = this.nextId++
-      const slot = new ReplySlot()
-      this.pendingAsks.set(id, { node: address.node, request, slot })
-      const started = this.timers!.add(timeoutMs, slot, () => {
+      const slot = replySlot(() => {
         this.pendingAsks.delete(id)
         return onTimeout()
       })
+      this.pendingAsks.set(id, { node: address.node, request, slot })
+      const started = this.timers!.add(timeoutMs, slot)
       return Effect.zipRight(
         started,
         Effect.matchEffect(this.sendRemote(address, "ask", id, request, ref.protocol), {

@@ -1,0 +1,190 @@
+/**
+ * Deadlines of waiting requests without a fiber, a race or a timer per request: the actor
+ * runtime's asks (`timers.ts`) and a replica's long-poll fetches and acks=all produces. Whatever
+ * completes a waiter early (a reply, an append, a higher watermark) does so directly; its deadline
+ * is kept here. Deadlines with the same timeout arrive in order, so each timeout value gets a FIFO
+ * queue and one sweeper fiber (on Effect's `Clock`, so `TestClock` and the simulator drive it): it
+ * sleeps until its queue's head is due, expires the waiters still waiting then, drops the settled
+ * ones, and idles on a `Deferred` while its queue is empty. No waiter ever needs a sweeper to
+ * wake before the deadline it sleeps for, so there is no race per wake-up.
+ *
+ * @internal
+ */
+import { type Clock, Deferred, Duration, Effect, Exit, FiberId, type Scope } from "effect"
+
+/** Something waiting for an outcome or its deadline, whichever comes first. */
+export interface Expiring {
+  /** Whether it no longer needs its deadline (it has its outcome). */
+  readonly settled: boolean
+  /** Called once its deadline has passed, unless settled by then. */
+  readonly expire: () => void
+}
+
+interface Entry {
+  readonly deadlineMs: number
+  readonly target: Expiring
+}
+
+interface Queue {
+  readonly timeoutMs: number
+  entries: Array<Entry>
+  head: number
+  /** Completed to wake the queue's sweeper while it idles (set only then). */
+  idle: Deferred.Deferred<void> | undefined
+}
+
+/** The deadlines of some waiting requests (their sweepers live in `scope`). */
+export class Deadlines {
+  private readonly queues = new Map<number, Queue>()
+
+  /**
+   * `maxIdleSweepers`: sweepers kept idling, at most. Past this many queues (callers with
+   * ever-changing timeouts) a queue's sweeper ends when the queue empties, and the next request
+   * with that timeout starts a new one.
+   */
+  constructor(
+    private readonly clock: Clock.Clock,
+    private readonly scope: Scope.Scope,
+    private readonly maxIdleSweepers = 8
+  ) {}
+
+  /** The current time, in ms, on the clock the deadlines are kept by. */
+  nowMs(): number {
+    return this.clock.unsafeCurrentTimeMillis()
+  }
+
+  /**
+   * Expires `target` `timeoutMs` from now (`nowMs() + timeoutMs`) unless it has settled by then.
+   * The effect starts the timeout's sweeper when it has none; otherwise it does nothing.
+   */
+  add(timeoutMs: number, target: Expiring): Effect.Effect<void> {
+    const deadlineMs = this.nowMs() + timeoutMs
+    let queue = this.queues.get(timeoutMs)
+    const fresh = queue === undefined
+    if (queue === undefined) {
+      queue = { timeoutMs, entries: [], head: 0, idle: undefined }
+      this.queues.set(timeoutMs, queue)
+    }
+    dropSettled(queue)
+    queue.entries.push({ deadlineMs, target })
+    const idle = queue.idle
+    if (idle !== undefined) {
+      queue.idle = undefined
+      Deferred.unsafeDone(idle, Exit.void)
+    }
+    // Interruptible whatever the caller's region: the sweeper lives until the scope closes.
+    return fresh ? Effect.asVoid(Effect.forkIn(Effect.interruptible(this.sweep(queue)), this.scope)) : Effect.void
+  }
+
+  /** The sweeper of one queue: runs until the scope closes (or, past the cap, until it empties). */
+  private sweep(queue: Queue): Effect.Effect<void> {
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      const now = this.nowMs()
+      while (queue.head < queue.entries.length) {
+        const entry = queue.entries[queue.head]!
+        if (entry.target.settled) {
+          queue.head++
+        } else if (entry.deadlineMs <= now) {
+          queue.head++
+          entry.target.expire()
+        } else {
+          compact(queue)
+          return Effect.zipRight(Effect.sleep(Duration.millis(entry.deadlineMs - now)), loop)
+        }
+      }
+      queue.entries = []
+      queue.head = 0
+      if (this.queues.size > this.maxIdleSweepers) {
+        this.queues.delete(queue.timeoutMs)
+        return Effect.void
+      }
+      const idle = Deferred.unsafeMake<void>(FiberId.none)
+      queue.idle = idle
+      return Effect.zipRight(Deferred.await(idle), loop)
+    })
+    return loop
+  }
+}
+
+const dropSettled = (queue: Queue) => {
+  while (queue.head < queue.entries.length && queue.entries[queue.head]!.target.settled) queue.head++
+  compact(queue)
+}
+
+const compact = (queue: Queue) => {
+  if (queue.head > 1024 && queue.head * 2 > queue.entries.length) {
+    queue.entries = queue.entries.slice(queue.head)
+    queue.head = 0
+  }
+}
+
+/**
+ * A one-shot outcome awaited by one fiber (an ask's reply, an acks=all produce waiting on
+ * replication): completed once, by its answer or by its deadline (`onTimeout`). Awaiting
+ * registers no canceler (`Effect.async` with a one-argument register; `Deferred.await` would wrap
+ * one in `onInterrupt`, an uninterruptible region and an exit match per wait): an interrupted
+ * waiter's wake-up is ignored (the fiber runtime resumes an async at most once).
+ */
+export class Outcome<A, E> implements Expiring {
+  private exit: Exit.Exit<A, E> | undefined = undefined
+  private waiter: ((exit: Exit.Exit<A, E>) => void) | undefined = undefined
+
+  constructor(private readonly onTimeout: () => E) {}
+
+  get settled(): boolean {
+    return this.exit !== undefined
+  }
+
+  /** Sets the outcome (the first one wins) and wakes the waiter; whether this call set it. */
+  complete(exit: Exit.Exit<A, E>): boolean {
+    if (this.exit !== undefined) return false
+    this.exit = exit
+    const waiter = this.waiter
+    this.waiter = undefined
+    if (waiter !== undefined) waiter(exit)
+    return true
+  }
+
+  readonly expire = (): void => {
+    this.complete(Exit.fail(this.onTimeout()))
+  }
+
+  /** The outcome, once there is one. */
+  readonly await: Effect.Effect<A, E> = Effect.async<A, E>((resume) => {
+    if (this.exit !== undefined) resume(this.exit)
+    else this.waiter = resume
+  })
+}
+
+/**
+ * A long poll's wake-up: fired by whatever may have made it answerable (an append, a higher
+ * watermark, a lost leadership) or by its deadline; re-armed when the poll parks again. Like
+ * `Outcome`, awaiting registers no canceler.
+ */
+export class Wakeup implements Expiring {
+  /** Set once the poll has answered: its deadline no longer matters. */
+  settled = false
+  private fired = false
+  private waiter: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+
+  /** Wakes the poll (now, or as soon as it waits). */
+  readonly fire = (): void => {
+    this.fired = true
+    const waiter = this.waiter
+    this.waiter = undefined
+    if (waiter !== undefined) waiter(Effect.void)
+  }
+
+  readonly expire = this.fire
+
+  /** Forgets a past wake-up, before parking again. */
+  rearm(): void {
+    this.fired = false
+  }
+
+  /** Waits for the next wake-up (at once if one came since the last `rearm`). */
+  readonly await: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.fired) resume(Effect.void)
+    else this.waiter = resume
+  })
+}
