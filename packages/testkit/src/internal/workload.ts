@@ -128,7 +128,8 @@ export const producer = (ctx: Context, spec: Workload.ProducerSpec) =>
       const attempt = Effect.gen(function*() {
         const ref = yield* replica(ctx, partition)
         const batch = batchOf(value, pid === undefined ? undefined : { id: pid.id, epoch: pid.epoch, sequence })
-        return yield* ref.ask(new P.Produce({ topic: ctx.spec.topic, partition, acks: spec.acks, timeoutMs, batch }), {
+        // fields already typed (the spec's and this workload's own state): no validation per request
+        return yield* ref.ask(new P.Produce({ topic: ctx.spec.topic, partition, acks: spec.acks, timeoutMs, batch }, true), {
           timeoutMs: timeoutMs + 500
         }).pipe(Effect.mapError((e) => new SendFailed(e._tag, definite.has(e._tag))))
       }).pipe(Effect.tapError((e) =>
@@ -185,7 +186,7 @@ const pollOnce = (ctx: Context, process: string, partition: number, maxWaitMs: n
         maxWaitMs,
         minBytes: 1,
         replicaId: P.consumerReplicaId
-      }),
+      }, true), // fields already typed: no validation per poll
       { timeoutMs: maxWaitMs + 2_000 }
     ))
     if (Either.isLeft(result)) {
