@@ -29,7 +29,10 @@
  * BENCH_SEND_IN_FLIGHT (default 64) sets the chunks in flight for every system; BENCH_MARKS=1 prints
  * the throughput run's window on the monotonic clock to stderr (to cut CPU profiles of the bench and
  * of the brokers to it). `clientCpuUsPerRecord` / `brokerCpuUsPerRecord`: CPU time per record of the
- * bench process (producer + consumer) and of the brokers (from /proc, Linux), during the throughput run.
+ * bench process (producer + consumer) and of the brokers (from /proc, Linux), during the throughput run;
+ * `clientPageFaultsPerRecord`: minor page faults of the bench process per record (fresh memory touched
+ * first: costly in a VM, and what copying into new large buffers costs). BENCH_FETCH_MAX_BYTES (default
+ * 4 MiB) sets the consumer's bytes per partition per fetch.
  * BENCH_PROFILE=1 stops the brokers with SIGTERM (so a profiler loaded by NODE_OPTIONS=--import can
  * write its profile) before they are killed.
  */
@@ -77,6 +80,8 @@ const payload = value()
  */
 const sendChunkOf = (producer: Producer.Producer, topic: string) =>
   Effect.asVoid(producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: payload })) }))
+/** Bytes per partition per consumer fetch (BENCH_FETCH_MAX_BYTES; printed with each figure). */
+const fetchMaxBytes = Number(process.env.BENCH_FETCH_MAX_BYTES ?? 4 << 20)
 /** The producer settings the fiberlog scenarios choose (printed with each figure). */
 const producerSettings = { batchSize: 256 * 1024, lingerMs: 1 } as const
 
@@ -88,6 +93,16 @@ const procCpuUs = (pid: number | undefined): number | undefined => {
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks.
     return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100)
+  } catch {
+    return undefined
+  }
+}
+
+/** Minor page faults of this process so far, from /proc (Linux); undefined elsewhere. */
+const minorFaults = (): number | undefined => {
+  try {
+    const stat = Fs.readFileSync("/proc/self/stat", "utf8")
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7])
   } catch {
     return undefined
   }
@@ -119,7 +134,7 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
       { timeoutMs: 15_000 }
     )
     const producer = yield* Producer.make({ ...client, acks: "all", ...producerSettings })
-    const consumer = yield* Consumer.make({ ...client, autoOffsetReset: "earliest", maxWaitMs: 50, maxBytes: 4 << 20 })
+    const consumer = yield* Consumer.make({ ...client, autoOffsetReset: "earliest", maxWaitMs: 50, maxBytes: fetchMaxBytes })
     yield* consumer.assign(Array.from({ length: topicPartitions }, (_, partition) => ({ topic, partition })))
 
     const consumeUntil = (count: number, onRecord?: (value: Uint8Array) => void) =>
@@ -143,6 +158,7 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
     const brokerPids = Array.from({ length: brokers }, (_, i) => cluster.pid(i + 1))
     const brokerCpuStart = brokerPids.map(procCpuUs)
     const cpuStart = process.cpuUsage()
+    const faultsStart = minorFaults()
     const hrStart = process.hrtime.bigint()
     const start = performance.now()
     const reader = yield* Effect.fork(consumeUntil(N))
@@ -155,6 +171,7 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
     const seconds = (performance.now() - start) / 1000
     const perSec = N / seconds
     const cpu = process.cpuUsage(cpuStart)
+    const faultsEnd = minorFaults()
     // BENCH_MARKS=1: the throughput run's window on the monotonic clock (µs), to cut CPU profiles to it.
     if (process.env.BENCH_MARKS) console.error(JSON.stringify({ mark: name, fromUs: Number(hrStart / 1000n), toUs: Number(process.hrtime.bigint() / 1000n) }))
     // CPU per record of the client process (producer + consumer) and of the brokers together:
@@ -199,10 +216,15 @@ const scenario = (name: "tcp-rf1" | "tcp-rf3", brokers: number) =>
       p99Ms: Number(percentile(latencies, 0.99).toFixed(2)),
       clientCpuUsPerRecord,
       brokerCpuUsPerRecord,
+      // Fresh memory first touched (page faults): costly in a VM, and what large copies into new buffers cost.
+      clientPageFaultsPerRecord: faultsStart === undefined || faultsEnd === undefined
+        ? null
+        : Number(((faultsEnd - faultsStart) / N).toFixed(3)),
       records: N,
       brokers,
       ...producerSettings,
       sendInFlight,
+      fetchMaxBytes,
       payload: "shared",
       durability: "acks=all, FileLog page cache (fsync left to the OS, as Kafka's default)"
     }

@@ -19,7 +19,10 @@
  * - Limits: outbound, each connection queues at most `maxQueuedBytes` (an upper bound of the
  *   encoded size); a send that finds it full waits up to `sendTimeoutMs`, then the connection is
  *   closed as stuck (`SendTimeout`) and the send fails with `NodeUnreachable`. Inbound, reading
- *   pauses while `maxInboundBytes` wait to be decoded, so a slow node pushes back on its senders.
+ *   pauses while `maxInboundBytes` of whole frames wait to be decoded, so a slow node pushes back
+ *   on its senders (a frame still arriving is bounded by `maxFrameBytes` instead). The decoder is
+ *   handed whole MessagePack values only (their ends found without decoding them), so a large
+ *   frame is copied once, not once per read.
  * - Reconnection: after a failed dial, sends to that peer fail fast with `NodeUnreachable` until
  *   the `reconnect` schedule's next retry time; the next send after it dials again.
  *
@@ -95,7 +98,7 @@ export interface Options {
   readonly maxQueuedBytes?: number | undefined
   /** Most bytes the writer packs into one write. Default 1 MiB. */
   readonly maxBatchBytes?: number | undefined
-  /** Inbound bytes read ahead of the decoder before reading pauses. Default 4 MiB. */
+  /** Inbound bytes of whole frames read ahead of the decoder before reading pauses. Default 4 MiB. */
   readonly maxInboundBytes?: number | undefined
   /** How long a send waits for room in a full queue before the connection is closed. Default 5 s. */
   readonly sendTimeoutMs?: number | undefined

@@ -23,6 +23,7 @@ import {
   TlsFailed
 } from "./errors.js"
 import * as Handshake from "./handshake.js"
+import { FrameScanner } from "./scanner.js"
 import { decodeEnvelope, decodeHandshake, detach, flattenBatch, type HandshakeFrame } from "./wire.js"
 
 type NodeId = NodeIds.NodeId
@@ -50,7 +51,10 @@ export class Link {
   closed = false
   /** Bytes (upper bound) of envelopes queued and not yet taken by the writer. */
   queuedBytes = 0
-  /** Bytes read from the socket and not yet taken by the decoder. */
+  /**
+   * Bytes read from the socket and not yet taken by the decoder, but for an incomplete value at
+   * their end (bounded by `maxFrameBytes`, so a frame larger than `maxInboundBytes` still arrives).
+   */
   inboundBytes = 0
   /** The socket, once opened (to pause and resume reading). */
   duplex: Duplex | undefined
@@ -69,6 +73,28 @@ export class Link {
   private held: Array<Uint8Array> = []
   private heldBytes = 0
   private pendingFrameBytes = 0
+  /** Where the held reads' whole values end; lost (reads go on as they come) if it meets the unknown. */
+  private readonly scanner = new FrameScanner()
+  /** Bytes fed to the scanner before the first held read. */
+  private heldFrom = 0
+  /** Bytes of the last read (a read completing a frame may carry the start of the next). */
+  private lastRead = 0
+  /** Items the decoder should make of the whole values handed to it (-1: none handed over). */
+  private expectedItems = -1
+  /** The scanner's item count at the first held read. */
+  private itemsFrom = 0
+  /**
+   * Two buffers, used in turn, where the whole values of several reads are put together for the
+   * decoder: reused, because fresh memory costs a page fault per 4 KiB on first touch (a buffer of
+   * a few MB is new memory every time), more than copying it. What is decoded from one is copied
+   * out (each binary at its size) before the link reads on; two in turn, so that should the
+   * decoder ever keep an incomplete value's view of one, it copies it out with the next buffer
+   * before that one is written again. Each up to twice `maxInboundBytes`.
+   */
+  private readonly scratch: Array<Uint8Array | undefined> = [undefined, undefined]
+  private nextScratch = 0
+  /** Set while values decoded from a scratch buffer have not been copied out yet. */
+  private fromScratch = false
   /** Completed once the frame queued by `fail` is taken, then once the batch after it is asked for. */
   private flushWaiter: Deferred.Deferred<void> | undefined
   private inFlight: Deferred.Deferred<void> | undefined
@@ -168,7 +194,14 @@ export class Link {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data
     this.held.push(bytes)
     this.heldBytes += bytes.length
-    this.inboundBytes += bytes.length
+    this.lastRead = bytes.length
+    if (this.scanner.lost) {
+      this.inboundBytes += bytes.length
+    } else {
+      this.scanner.feed(bytes)
+      // Only whole values wait for the decoder; an incomplete one is bounded by `maxFrameBytes`.
+      this.inboundBytes = this.scanner.lost ? this.heldBytes : this.scanner.boundary - this.heldFrom
+    }
     if (!this.paused && this.inboundBytes > this.limits.maxInboundBytes && this.duplex !== undefined) {
       this.paused = true
       this.duplex.pause()
@@ -177,19 +210,93 @@ export class Link {
   }
 
   /**
-   * Hands the held reads to the decoder as one buffer: at once at a frame's start or once as many
-   * bytes wait as the decoder already holds of an incomplete frame, else after one more event-loop
-   * turn (whose reads join them). `MsgPack.unpack` copies its incomplete frame with every buffer it
-   * gets: one buffer per turn instead of one per 64 KiB read cuts that copying of a large frame by
-   * the reads per turn. Resumes reading, and enforces `maxFrameBytes`.
+   * Hands held reads to the decoder as one buffer. With the scanner: the whole values among them,
+   * as soon as there are any (values of several reads are put together once, in a reused `scratch`
+   * buffer), keeping an incomplete one back. `MsgPack.unpack` given an incomplete frame copies it, into
+   * fresh memory, with every buffer it gets after; so it never gets one. Without the scanner (lost):
+   * all of them, at once at a frame's start or once as many bytes wait as the decoder already holds
+   * of an incomplete frame, else after one more event-loop turn (whose reads join them), which
+   * cuts that copying by the reads per turn. Resumes reading, and enforces `maxFrameBytes`.
    */
   private readonly guard = (_reads: Chunk.Chunk<number>): Effect.Effect<Chunk.Chunk<Uint8Array>, FrameTooLarge> =>
     Effect.suspend(() => {
       if (this.heldBytes === 0) return Effect.succeed(Chunk.empty())
+      if (!this.scanner.lost) return this.releaseWhole()
       // Inside a large frame, let one event-loop turn's reads join the held ones first.
       if (!releaseReads(this.pendingFrameBytes, this.heldBytes)) return Effect.zipRight(nextTurn, this.release())
       return this.release()
     })
+
+  /** Hands over the held reads up to the scanner's last boundary; holds the incomplete value after it. */
+  private releaseWhole(): Effect.Effect<Chunk.Chunk<Uint8Array>, FrameTooLarge> {
+    const whole = this.scanner.boundary - this.heldFrom
+    const incomplete = this.heldBytes - whole
+    // A read completing a frame may carry the start of the next: allow one read beyond the limit.
+    if (incomplete > this.limits.maxFrameBytes + this.lastRead) {
+      return Effect.fail(new FrameTooLarge({ bytes: incomplete, maxBytes: this.limits.maxFrameBytes }))
+    }
+    if (whole === 0) return Effect.succeed(Chunk.empty())
+    let buffer: Uint8Array
+    if (incomplete === 0) {
+      buffer = this.held.length === 1 ? this.held[0]! : this.join(this.held, whole)
+      this.held = []
+    } else {
+      // Split the held reads at the boundary: the whole values go, the rest stays held.
+      const parts: Array<Uint8Array> = []
+      let taken = 0
+      let index = 0
+      while (taken < whole) {
+        const read = this.held[index]!
+        if (taken + read.length <= whole) {
+          parts.push(read)
+          taken += read.length
+          index++
+        } else {
+          const cut = whole - taken
+          parts.push(read.subarray(0, cut))
+          this.held[index] = read.subarray(cut)
+          taken = whole
+        }
+      }
+      this.held.splice(0, index)
+      buffer = parts.length === 1 ? parts[0]! : this.join(parts, whole)
+    }
+    this.heldBytes -= whole
+    this.heldFrom += whole
+    this.expectedItems = this.scanner.items - this.itemsFrom
+    this.itemsFrom = this.scanner.items
+    this.inboundBytes = 0
+    if (this.paused) {
+      this.paused = false
+      this.duplex?.resume()
+    }
+    return Effect.succeed(Chunk.of(buffer))
+  }
+
+  /** `parts` (of `bytes` in all) put together in the next scratch buffer (see `scratch`). */
+  private join(parts: ReadonlyArray<Uint8Array>, bytes: number): Uint8Array {
+    const limit = 2 * this.limits.maxInboundBytes
+    if (bytes > limit) return Buffer.concat(parts, bytes)
+    let buffer = this.scratch[this.nextScratch]
+    if (buffer === undefined || buffer.length < bytes) {
+      buffer = new Uint8Array(Math.min(limit, Math.max(bytes, 2 * (buffer?.length ?? 0))))
+      this.scratch[this.nextScratch] = buffer
+    }
+    this.nextScratch ^= 1
+    let at = 0
+    for (const part of parts) {
+      buffer.set(part, at)
+      at += part.length
+    }
+    this.fromScratch = true
+    return buffer.subarray(0, bytes)
+  }
+
+  /** Stops using the scanner: the held reads go to the decoder as `release` hands them. */
+  private loseScanner(): void {
+    this.scanner.lost = true
+    this.inboundBytes = this.heldBytes
+  }
 
   private release(): Effect.Effect<Chunk.Chunk<Uint8Array>, FrameTooLarge> {
     const bytes = this.heldBytes
@@ -212,10 +319,25 @@ export class Link {
   /** Handles the frames of one read, in order. */
   private readonly receive = (items: Chunk.Chunk<unknown>): Effect.Effect<void, ConnectionError> =>
     Effect.suspend(() => {
+      // Given whole values, the decoder makes as many items as the scanner counted; else the
+      // scanner got this stream wrong: stop trusting it (the held reads then go on as they come,
+      // so nothing waits for it).
+      if (this.expectedItems >= 0 && Chunk.size(items) !== this.expectedItems) this.loseScanner()
+      this.expectedItems = -1
+      const fromScratch = this.fromScratch
+      this.fromScratch = false
       // `MsgPack.unpack` writes an empty chunk for a read that completed no frame.
       if (Chunk.isEmpty(items)) return Effect.void
       this.pendingFrameBytes = 0
       const frames = flattenBatch(items)
+      if (fromScratch) {
+        // Own every binary now: the scratch buffer is written again two releases on.
+        for (let i = 0; i < frames.length; i++) {
+          const owned = detach(frames[i], 0, true)
+          if (Either.isLeft(owned)) return Effect.fail(new MalformedFrame({ detail: owned.left }))
+          frames[i] = owned.right
+        }
+      }
       let index = 0
       const loop: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
         while (index < frames.length) {

@@ -126,20 +126,21 @@ export const own = (bytes: Uint8Array): Uint8Array =>
 
 /**
  * Replaces, in place, every binary in a received value by its `own` form, so a record batch
- * neither pins much more of the socket's read buffers than itself nor arrives as a Node `Buffer`.
+ * neither pins much more of the socket's read buffers than itself nor arrives as a Node `Buffer`;
+ * with `copy`, by an exact-size copy (the value was decoded from a buffer the link reuses).
  * Fails past `maxDepth`.
  */
-export const detach = (value: unknown, depth = 0): Either.Either<unknown, string> => {
+export const detach = (value: unknown, depth = 0, copy = false): Either.Either<unknown, string> => {
   if (depth > maxDepth) return Either.left(`nested deeper than ${maxDepth}`)
   if (typeof value !== "object" || value === null) return Either.right(value)
-  if (value instanceof Uint8Array) return Either.right(own(value))
+  if (value instanceof Uint8Array) return Either.right(copy ? new Uint8Array(value) : own(value))
   const record = value as Record<string, unknown>
   for (const key in record) {
     const item = record[key]
     if (typeof item === "object" && item !== null) {
-      const copy = detach(item, depth + 1)
-      if (Either.isLeft(copy)) return copy
-      record[key] = copy.right
+      const owned = detach(item, depth + 1, copy)
+      if (Either.isLeft(owned)) return owned
+      record[key] = owned.right
     }
   }
   return Either.right(value)
