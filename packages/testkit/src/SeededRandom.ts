@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Random } from "effect"
+import { Effect, Hash, Random, Utils } from "effect"
 
 /** A test's seed: a number, or any string (printed on failure, pasted back to replay). */
 export type Seed = number | string
@@ -57,6 +57,13 @@ export const make = (seed: Seed): SeededRandom => {
 
 /** A fresh `Random` for stream `name` of `seed` (not shared: it starts at the stream's beginning). */
 export const random = (seed: Seed, name: string): Random.Random => Random.make(subSeed(seed, name))
+
+/**
+ * A fresh synchronous generator for stream `name` of `seed`: `number()` gives the sequence
+ * `random(seed, name)`'s `next` gives (Effect's `Random.make` is this generator on the hashed
+ * seed), for a caller that must draw without running an effect (the simulated network, per message).
+ */
+export const generator = (seed: Seed, name: string): Utils.PCGRandom => new Utils.PCGRandom(Hash.hash(subSeed(seed, name)))
 
 /** Runs `effect` with Effect's `Random` service replaced by stream `name` of `seed`. */
 export const withStream = (seed: Seed, name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

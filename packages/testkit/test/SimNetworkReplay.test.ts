@@ -92,4 +92,11 @@ describe("SeededRandom", () => {
       const b = yield* Random.next.pipe(SeededRandom.withStream(5, "w"))
       expect(a).toBe(b)
     }))
+
+  it.effect("a synchronous generator draws the same sequence as the stream's Effect Random", () =>
+    Effect.gen(function*() {
+      const generator = SeededRandom.generator(7, "link:a->b:drop")
+      const random = SeededRandom.random(7, "link:a->b:drop")
+      for (let i = 0; i < 20; i++) expect(generator.number()).toBe(yield* random.next)
+    }))
 })

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Clock, Duration, Effect, Hash, Scope, Utils } from "effect"
+import { Clock, Duration, Effect, Scope, type Utils } from "effect"
 import { type Envelope, type NodeId as Id, Transport } from "@fiberlog/core"
 import * as SeededRandom from "../SeededRandom.js"
 import { bridgeLinks, majoritiesRingLinks, open as openRule, partitionLinks, sampleDelayMs } from "./rules.js"
@@ -99,7 +99,7 @@ export const make = (
     const draw = (state: LinkState, purpose: string): number => {
       let prng = state.draws.get(purpose)
       if (prng === undefined) {
-        prng = new Utils.PCGRandom(Hash.hash(SeededRandom.subSeed(options.seed, `link:${state.from}->${state.to}:${purpose}`)))
+        prng = SeededRandom.generator(options.seed, `link:${state.from}->${state.to}:${purpose}`)
         state.draws.set(purpose, prng)
       }
       return prng.number()
