@@ -9,7 +9,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { batch, readAll, values, wide } from "./log/batches.js"
-import { logFiles, tempDir, withLog } from "./log/fileLogHarness.js"
+import { activeSegmentSize, tempDir, withLog } from "./log/fileLogHarness.js"
 
 /** What the segment files do wrong next. */
 interface Faults {
@@ -50,13 +50,6 @@ const faulty = (faults: Faults) =>
     }))
   ).pipe(Layer.provide(NodeFileSystem.layer))
 
-const fileSize = (dir: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const names = yield* logFiles(dir)
-    return Number((yield* fs.stat(`${dir}/${names[names.length - 1]}`)).size)
-  })
-
 /** Wide enough for its CRC to be checked beside the write (see `wide`), and failing it. */
 const corrupt = () => {
   const b = wide(2, "bad")
@@ -72,10 +65,10 @@ describe("FileLog faults", () => {
       yield* withLog(dir, {}, (log) =>
         Effect.gen(function*() {
           yield* log.append(batch(2, "a"))
-          const size = yield* fileSize(dir)
+          const size = yield* activeSegmentSize(dir)
           faults.halfWrite = true
           expect(yield* Effect.flip(log.append(wide(2, "lost")))).toMatchObject({ _tag: "StorageError", operation: "append" })
-          expect(yield* fileSize(dir)).toBe(size)
+          expect(yield* activeSegmentSize(dir)).toBe(size)
           expect(yield* log.logEndOffset).toBe(2)
           expect((yield* log.append(batch(1, "b"))).baseOffset).toBe(2)
           expect(values(yield* readAll(log, 0))).toEqual([[0, "a-0"], [1, "a-1"], [2, "b-0"]])

@@ -18,3 +18,11 @@ export const withLog = <A, E>(
 export const logFiles = (dir: string) =>
   Effect.map(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readDirectory(dir)), (names) =>
     names.filter((n) => n.endsWith(".log")).sort())
+
+/** Size in bytes of the active (last) segment's `.log` file in `dir`. */
+export const activeSegmentSize = (dir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const names = yield* logFiles(dir)
+    return Number((yield* fs.stat(`${dir}/${names[names.length - 1]}`)).size)
+  })
