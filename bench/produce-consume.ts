@@ -18,37 +18,11 @@
  */
 import { Admin, Consumer, EmbeddedCluster, InProcess, Producer } from "@fiberlog/core"
 import { Chunk, Effect, Queue } from "effect"
+import { percentile, producerSettings, sendChunk, sendChunkOf, topicPartitions, value, valueBytes, warmupRecords } from "./workload.js"
 
 const N = Number(process.env.BENCH_RECORDS ?? 300_000)
-const valueBytes = 100
-const sendChunk = 1_000
-/** Records each scenario sends and reads once, untimed, before its measured run (JIT, buffers). */
-const warmupRecords = Math.max(sendChunk, Math.round(Number(process.env.BENCH_WARMUP ?? 50_000) / sendChunk) * sendChunk)
-const topicPartitions = 3
 /** Measured throughput runs per scenario (BENCH_ROUNDS); the median is printed, and every run's rate in `runs`. */
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
-
-const value = () => new Uint8Array(valueBytes)
-/**
- * The producer settings the bench chooses (printed with each figure): larger batches than Kafka's
- * 16 KiB default and a 1 ms linger, as Kafka's own perf tools are usually run.
- */
-const producerSettings = { batchSize: 256 * 1024, lingerMs: 1 } as const
-/**
- * The throughput run sends one shared value for every record, as Kafka's `ProducerPerformance`
- * does (a payload made once): the producer copies it into its batch, so what is measured is
- * fiberlog's path, not the allocator making 100-byte arrays. The latency run makes one per record
- * (each carries its send time).
- */
-const payload = value()
-
-/**
- * One chunk's send, its answer dropped: `Effect.forEach` keeps every task's `Exit` until the whole
- * run ends, even with `discard`, so returning the per-record metadata would keep every send's
- * answer alive (and growing the heap) for the whole measured run.
- */
-const sendChunkOf = (producer: Producer.Producer, topic: string) =>
-  Effect.asVoid(producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: payload })) }))
 
 const queueBaseline = Effect.gen(function*() {
   const queue = yield* Queue.bounded<Uint8Array>(64 * 1024)
@@ -64,8 +38,6 @@ const queueBaseline = Effect.gen(function*() {
   yield* consumer.await
   return N / ((performance.now() - start) / 1000)
 })
-
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 
 const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queuePerSec: number, report = true) =>
   Effect.gen(function*() {

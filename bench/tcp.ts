@@ -44,12 +44,9 @@ import { Data, Deferred, Duration, Effect, Layer, Logger, LogLevel, Schema, type
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import { payload, percentile, producerSettings, sendChunk, sendChunkOf, topicPartitions, value, valueBytes, warmupRecords } from "./workload.js"
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000)
-const valueBytes = 100
-const sendChunk = 1_000
-/** Records every system sends and reads once, untimed, before the measured run (connections, JIT). */
-const warmupRecords = Math.max(sendChunk, Math.round(Number(process.env.BENCH_WARMUP ?? 50_000) / sendChunk) * sendChunk)
 /**
  * `send` calls (chunks of `sendChunk` records) in flight at once, for fiberlog and every peer alike
  * (BENCH_SEND_IN_FLIGHT; printed with each figure). 64 chunks are 6.4 MB of values in flight, below
@@ -57,33 +54,12 @@ const warmupRecords = Math.max(sendChunk, Math.round(Number(process.env.BENCH_WA
  * round trips, not CPU, at 16.
  */
 const sendInFlight = Number(process.env.BENCH_SEND_IN_FLIGHT ?? 64)
-const topicPartitions = 3
 const latencyRounds = 300
 const latencyRoundRecords = 100
 const latencyRoundMs = 10
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
-
-const value = () => new Uint8Array(valueBytes)
-/**
- * The throughput runs (fiberlog and every peer) send one shared value for every record, as Kafka's
- * `ProducerPerformance` does (a payload made once): each client copies it into its own request,
- * so the figures measure the systems, not the bench allocating 100-byte arrays. The latency runs
- * make one value per record (each carries its send time).
- */
-const payload = value()
-
-/**
- * One chunk's send, its answer dropped: `Effect.forEach` keeps every task's `Exit` until the whole
- * run ends, even with `discard`, so returning the per-record metadata would keep every send's
- * answer alive (and growing the heap) for the whole measured run.
- */
-const sendChunkOf = (producer: Producer.Producer, topic: string) =>
-  Effect.asVoid(producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: payload })) }))
 /** Bytes per partition per consumer fetch (BENCH_FETCH_MAX_BYTES; printed with each figure). */
 const fetchMaxBytes = Number(process.env.BENCH_FETCH_MAX_BYTES ?? 4 << 20)
-/** The producer settings the fiberlog scenarios choose (printed with each figure). */
-const producerSettings = { batchSize: 256 * 1024, lingerMs: 1 } as const
 
 /** CPU time (user + system, µs) a process has used so far, from /proc (Linux); undefined elsewhere. */
 const procCpuUs = (pid: number | undefined): number | undefined => {
