@@ -3,8 +3,9 @@
  * "latest" or a timestamp, via ListOffsets to the leader), then `poll` or `stream` records.
  * Each poll sends one Fetch per assigned partition to its leader, in parallel, as a long poll
  * (`maxWaitMs` / `minBytes`); it returns as soon as one partition has records. Batches are
- * validated and decoded once; records below the position (a fetch starts at a batch boundary)
- * are skipped.
+ * validated (CRC) when they arrive and decoded once, a batch at a time as polls take their records
+ * (at most `maxPollRecords` per poll); records below the position (a fetch starts at a batch
+ * boundary) are skipped.
  *
  * @since 0.1.0
  */
@@ -62,6 +63,12 @@ export interface Options extends MetadataCache.Options {
   readonly minBytes?: number
   /** ...or this long (default 500). */
   readonly maxWaitMs?: number
+  /**
+   * At most this many records per `poll` (default 500, Kafka's `max.poll.records`). A fetch's
+   * batches are kept as they came and decoded a batch at a time as polls take them, so a large
+   * fetch never becomes one large array of record objects.
+   */
+  readonly maxPollRecords?: number
 }
 
 /** Position, high watermark (from the last fetch) and their difference for one partition. */
@@ -90,7 +97,7 @@ export interface Consumer {
 }
 
 /** The defaults of {@link Options}. */
-export const defaults = { autoOffsetReset: "latest", maxBytes: 1_048_576, minBytes: 1, maxWaitMs: 500 } as const
+export const defaults = { autoOffsetReset: "latest", maxBytes: 1_048_576, minBytes: 1, maxWaitMs: 500, maxPollRecords: 500 } as const
 
 /**
  * The records of fetched batches at or after `fetchOffset`, and the next position. Validates
@@ -100,12 +107,52 @@ export const recordsFromBatches = (
   tp: TopicPartition,
   fetchOffset: number,
   batches: ReadonlyArray<Uint8Array>
-): Either.Either<{ readonly records: Array<ConsumerRecord>; readonly nextOffset: number }, CorruptRecord> => {
-  const records: Array<ConsumerRecord> = []
+): Either.Either<{ readonly records: Array<ConsumerRecord>; readonly nextOffset: number }, CorruptRecord> =>
+  Either.flatMap(checkFetched(fetchOffset, batches), (fetched) => {
+    const records: Array<ConsumerRecord> = []
+    for (let i = 0; i < fetched.batches.length; i++) {
+      const decoded = decodeBatch(tp, fetchOffset, fetched.batches[i]!, records)
+      if (Either.isLeft(decoded)) return Either.left(decoded.left)
+    }
+    return Either.right({ records, nextOffset: fetched.nextOffset })
+  })
+
+/** Fetched batches, checked, that hold records at or after the fetch offset. */
+export interface Fetched {
+  readonly batches: ReadonlyArray<Uint8Array>
+  /** The position after the last of them (the fetch offset when there are none). */
+  readonly nextOffset: number
+}
+
+/**
+ * Validates each fetched batch (header and CRC), as Kafka's consumer does with `check.crcs`,
+ * and keeps those with records at or after `fetchOffset` (a fetch starts at a batch boundary).
+ * Pure; no record is decoded.
+ */
+export const checkFetched = (fetchOffset: number, batches: ReadonlyArray<Uint8Array>): Either.Either<Fetched, CorruptRecord> => {
+  const kept: Array<Uint8Array> = []
   let nextOffset = fetchOffset
+  for (const batch of batches) {
+    const checked = RecordBatch.validate(batch)
+    if (Either.isLeft(checked)) return Either.left(checked.left)
+    if (checked.right.lastOffset < nextOffset) continue
+    kept.push(batch)
+    nextOffset = checked.right.lastOffset + 1
+  }
+  return Either.right({ batches: kept, nextOffset })
+}
+
+/** Decodes the records of a checked batch at or after `fromOffset` onto `into`. */
+const decodeBatch = (
+  tp: TopicPartition,
+  fromOffset: number,
+  batch: Uint8Array,
+  into: Array<ConsumerRecord>
+): Either.Either<Array<ConsumerRecord>, CorruptRecord> => {
   const { partition, topic } = tp
-  let leaderEpoch = -1
-  const build: RecordBatch.Build<ConsumerRecord> = (offset, timestamp, key, value, headers) => ({
+  // The batch's partition leader epoch (bytes 12-15, big-endian): what a commit of its records carries.
+  const leaderEpoch = (batch[12]! << 24) | (batch[13]! << 16) | (batch[14]! << 8) | batch[15]!
+  return RecordBatch.decodeRecordsWith(batch, fromOffset, (offset, timestamp, key, value, headers) => ({
     topic,
     partition,
     offset,
@@ -114,17 +161,52 @@ export const recordsFromBatches = (
     value,
     headers,
     leaderEpoch
-  })
-  for (const batch of batches) {
-    const checked = RecordBatch.validate(batch)
-    if (Either.isLeft(checked)) return Either.left(checked.left)
-    if (checked.right.lastOffset < nextOffset) continue
-    leaderEpoch = checked.right.partitionLeaderEpoch
-    const decoded = RecordBatch.decodeRecordsWith(batch, fetchOffset, build, records)
+  }), into)
+}
+
+/**
+ * A partition's fetched batches that polls have not taken all of yet: decoded one batch at a
+ * time (`records` from `at` on are the current batch's records not returned yet).
+ */
+interface Buffered {
+  /** The assignment version the fetch was made at (a seek since drops the buffer). */
+  readonly version: number
+  readonly fetchOffset: number
+  readonly fetched: Fetched
+  /** The next batch to decode. */
+  index: number
+  records: Array<ConsumerRecord>
+  at: number
+}
+
+/**
+ * Takes up to `max` records of `b` onto `out`, decoding batches as it needs them, and moves the
+ * position past what it took (past the whole fetch once every batch is taken). Returns whether
+ * the buffer is used up, or the error of a batch that would not decode.
+ */
+const takeFrom = (
+  a: Assigned,
+  b: Buffered,
+  out: Array<ConsumerRecord>,
+  max: number
+): Either.Either<boolean, CorruptRecord> => {
+  while (out.length < max) {
+    if (b.at < b.records.length) {
+      const end = Math.min(b.records.length, b.at + max - out.length)
+      for (let i = b.at; i < end; i++) out.push(b.records[i]!)
+      b.at = end
+      a.position = b.records[end - 1]!.offset + 1
+      continue
+    }
+    if (b.index >= b.fetched.batches.length) break
+    const decoded = decodeBatch(a.tp, b.fetchOffset, b.fetched.batches[b.index++]!, [])
     if (Either.isLeft(decoded)) return Either.left(decoded.left)
-    nextOffset = checked.right.lastOffset + 1
+    b.records = decoded.right
+    b.at = 0
   }
-  return Either.right({ records, nextOffset })
+  const usedUp = b.at >= b.records.length && b.index >= b.fetched.batches.length
+  if (usedUp) a.position = b.fetched.nextOffset
+  return Either.right(usedUp)
 }
 
 interface Assigned {
@@ -138,8 +220,8 @@ interface Assigned {
   minLeaderEpoch: number
   /** The version a fetch in flight was started at (at most one per version). */
   fetching: number | undefined
-  /** Records a fetch brought that no poll returned yet (fetched at `version`), and the position after them. */
-  buffered: { readonly records: Array<ConsumerRecord>; readonly nextOffset: number; readonly version: number } | undefined
+  /** Batches a fetch brought that polls have not taken all of yet. */
+  buffered: Buffered | undefined
 }
 
 /** Starts a consumer. */
@@ -150,6 +232,7 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
     const maxBytes = options.maxBytes ?? defaults.maxBytes
     const minBytes = options.minBytes ?? defaults.minBytes
     const defaultWaitMs = options.maxWaitMs ?? defaults.maxWaitMs
+    const maxPollRecords = Math.max(1, Math.floor(options.maxPollRecords ?? defaults.maxPollRecords))
     const assigned = new Map<string, Assigned>()
 
     const get = (tp: TopicPartition) =>
@@ -205,11 +288,11 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
     const fetchOne = (
       a: Assigned,
       maxWaitMs: number
-    ): Effect.Effect<{ readonly records: Array<ConsumerRecord>; readonly nextOffset: number }, ConsumerError> =>
+    ): Effect.Effect<{ readonly fetchOffset: number; readonly fetched: Fetched }, ConsumerError> =>
       Effect.gen(function*() {
         const fetchOffset = a.position ?? (yield* resetPosition(a))
         const version = a.version
-        const none = { records: [], nextOffset: fetchOffset }
+        const none = { fetchOffset, fetched: { batches: [], nextOffset: fetchOffset } }
         const leader = yield* Effect.either(cache.leader(a.tp.topic, a.tp.partition))
         if (Either.isRight(leader) && leader.right.leaderEpoch < a.minLeaderEpoch) {
           yield* backOff(true)
@@ -252,11 +335,10 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
           yield* backOff(ClientError.needsMetadataRefresh(error))
           return none
         }
-        const fetched = result.right
-        const decoded = recordsFromBatches(a.tp, fetchOffset, fetched.batches)
-        if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
-        a.highWatermark = fetched.highWatermark
-        return decoded.right
+        const checked = checkFetched(fetchOffset, result.right.batches)
+        if (Either.isLeft(checked)) return yield* Effect.fail(checked.left)
+        a.highWatermark = result.right.highWatermark
+        return { fetchOffset, fetched: checked.right }
       })
 
     // Fetches run in the background, at most one per partition, as Kafka's fetcher does: a poll
@@ -280,7 +362,9 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
             // Dropped when a seek came in meanwhile.
             onSuccess: (got) =>
               Effect.sync(() => {
-                if (got.records.length > 0 && a.version === version) a.buffered = { ...got, version }
+                if (got.fetched.batches.length > 0 && a.version === version) {
+                  a.buffered = { version, fetchOffset: got.fetchOffset, fetched: got.fetched, index: 0, records: [], at: 0 }
+                }
               })
           }),
           Effect.ensuring(Effect.sync(() => {
@@ -293,18 +377,32 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
         )
       })
 
-    /** Takes the buffered records of unpaused, still-assigned partitions, moving their positions. */
+    /** Where the next `takeBuffered` starts, so that no partition's records always come first. */
+    let firstPartition = 0
+
+    /**
+     * Takes up to `maxPollRecords` buffered records of unpaused, still-assigned partitions, moving
+     * their positions; a batch that fails to decode becomes the next poll's failure.
+     */
     const takeBuffered = (): Array<ConsumerRecord> => {
-      const results: Array<Array<ConsumerRecord>> = []
-      for (const a of assigned.values()) {
+      const out: Array<ConsumerRecord> = []
+      const all = [...assigned.values()]
+      const n = all.length
+      if (n === 0) return out
+      const start = firstPartition++ % n
+      for (let k = 0; k < n && out.length < maxPollRecords; k++) {
+        const a = all[(start + k) % n]!
         const b = a.buffered
         if (b === undefined || a.paused) continue
-        a.buffered = undefined
-        if (b.version !== a.version) continue
-        results.push(b.records)
-        a.position = b.nextOffset
+        if (b.version !== a.version) {
+          a.buffered = undefined
+          continue
+        }
+        const taken = takeFrom(a, b, out, maxPollRecords)
+        if (Either.isLeft(taken)) failure ??= taken.left
+        if (Either.isLeft(taken) || taken.right) a.buffered = undefined
       }
-      return concat(results)
+      return out
     }
 
     /**
@@ -386,24 +484,6 @@ export const make = (options: Options): Effect.Effect<Consumer, never, Scope.Sco
     }
     return consumer
   })
-
-/** The records of every partition that brought some, in one array (no copy when only one did). */
-const concat = (results: ReadonlyArray<Array<ConsumerRecord> | undefined>): Array<ConsumerRecord> => {
-  let only: Array<ConsumerRecord> | undefined
-  let total = 0
-  let nonEmpty = 0
-  for (const r of results) {
-    if (r === undefined || r.length === 0) continue
-    only = r
-    total += r.length
-    nonEmpty++
-  }
-  if (nonEmpty <= 1) return only ?? []
-  const out = new Array<ConsumerRecord>(total)
-  let at = 0
-  for (const r of results) if (r !== undefined) for (let i = 0; i < r.length; i++) out[at++] = r[i]!
-  return out
-}
 
 const setPaused = (assigned: Map<string, Assigned>, partitions: ReadonlyArray<TopicPartition>, paused: boolean) => {
   for (const tp of partitions) {

@@ -177,4 +177,48 @@ describe("Consumer", () => {
       const out = yield* withClock(Stream.runCollect(Stream.take(consumer.stream, 3)))
       expect(Chunk.toArray(out).map((r) => text(r.value))).toEqual(["1", "2", "3"])
     }).pipe(Effect.provide(network)))
+
+  it.scoped("maxPollRecords: each poll returns at most that many, positions move record by record, nothing lost or repeated", () =>
+    Effect.gen(function*() {
+      const { fake, produce } = yield* setup
+      yield* produce(0, ["a", "b", "c", "d", "e"])
+      yield* produce(0, ["f", "g"])
+      const consumer = yield* Consumer.make({ node: fake.client, bootstrap: fake.bootstrap, autoOffsetReset: "earliest", maxPollRecords: 3 })
+      yield* consumer.assign([tp0])
+      const first = yield* withClock(consumer.poll({ maxWaitMs: 100 }))
+      expect(first.map((r) => text(r.value))).toEqual(["a", "b", "c"])
+      // Mid-batch: the position is just past the last record returned.
+      expect(yield* consumer.position(tp0)).toBe(3)
+      const seen = first.map((r) => `${r.offset}:${text(r.value)}`)
+      while (seen.length < 7) {
+        const records = yield* withClock(consumer.poll({ maxWaitMs: 100 }))
+        expect(records.length).toBeLessThanOrEqual(3)
+        for (const r of records) seen.push(`${r.offset}:${text(r.value)}`)
+      }
+      expect(seen).toEqual(["0:a", "1:b", "2:c", "3:d", "4:e", "5:f", "6:g"])
+      expect(yield* consumer.position(tp0)).toBe(7)
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("maxPollRecords: partitions take turns, and a seek drops what was buffered before it", () =>
+    Effect.gen(function*() {
+      const { fake, produce } = yield* setup
+      yield* produce(0, ["a0", "a1", "a2", "a3"])
+      yield* produce(1, ["b0", "b1", "b2", "b3"])
+      const consumer = yield* Consumer.make({ node: fake.client, bootstrap: fake.bootstrap, autoOffsetReset: "earliest", maxPollRecords: 2 })
+      yield* consumer.assign([tp0, tp1])
+      // Both fetches are buffered after the first poll: the polls alternate between them.
+      const polls: Array<ReadonlyArray<string>> = []
+      while (polls.length < 4) {
+        const records = yield* withClock(consumer.poll({ maxWaitMs: 100 }))
+        if (records.length > 0) polls.push(records.map((r) => `${r.partition}:${text(r.value)}`))
+      }
+      expect(polls).toEqual([["1:b0", "1:b1"], ["0:a0", "0:a1"], ["1:b2", "1:b3"], ["0:a2", "0:a3"]])
+      // Partition 0 re-read from offset 1 after a seek: the old buffer (if any) is not returned.
+      yield* consumer.seek(tp0, 1)
+      const again: Array<string> = []
+      while (again.length < 3) {
+        for (const r of yield* withClock(consumer.poll({ maxWaitMs: 100 }))) again.push(`${r.partition}:${r.offset}`)
+      }
+      expect(again).toEqual(["0:1", "0:2", "0:3"])
+    }).pipe(Effect.provide(network)))
 })
