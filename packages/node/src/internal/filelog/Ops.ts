@@ -1,7 +1,8 @@
 /**
  * The PartitionLog operations of a FileLog, over `State`. Every operation takes the log's
  * lock; an append is one `write` of the batch bytes to the active segment's open handle, with
- * the batch's CRC checked beside it.
+ * the batch's CRC checked before it (synchronous appends, small batches) or beside it (a large
+ * batch written through the thread pool).
  * @internal
  */
 import type { PlatformError } from "@effect/platform/Error"
@@ -9,6 +10,7 @@ import { LeaderEpochCache, LogError, PartitionLog, RecordBatch } from "@fiberlog
 import { Clock, Effect, Either, Option } from "effect"
 import * as Segment from "./Segment.js"
 import * as State from "./State.js"
+import * as SyncAppend from "./syncAppend.js"
 
 /**
  * Runs `f` under the lock, failing with `LogClosed` after close. A free lock is taken with
@@ -167,12 +169,18 @@ const prepareAndWrite = <E>(
     ))
 
 /**
- * Batches from this size have their CRC checked beside the write; smaller ones before it, where
- * the check (about 2.5 µs at 16 KiB) costs less than arranging the overlap.
+ * Batches from this size have their CRC checked beside an asynchronous write; smaller ones before
+ * it, where the check (about 2.5 µs at 16 KiB) costs less than arranging the overlap.
  */
 export const CRC_BESIDE_WRITE_MIN_BYTES = 16 * 1024
 
-const crcCheckFor = (batch: Uint8Array): PartitionLog.CrcCheck => batch.length >= CRC_BESIDE_WRITE_MIN_BYTES ? "later" : "now"
+/**
+ * When the append checks the batch's CRC: before the write for a small batch, and for any batch
+ * when the active segment is written synchronously (nothing could run beside the write, and a
+ * corrupt batch then never reaches the file); beside the write otherwise.
+ */
+const crcCheckFor = (state: State.State, batch: Uint8Array): PartitionLog.CrcCheck =>
+  batch.length < CRC_BESIDE_WRITE_MIN_BYTES || SyncAppend.writesSynchronously(State.active(state).file) ? "now" : "later"
 
 /**
  * Leader append: validate the header, copy into the scratch buffer with offsets (and epoch)
@@ -185,7 +193,7 @@ export const append = (
 ): Effect.Effect<PartitionLog.AppendInfo, LogError.CorruptRecord | LogError.LogClosed | LogError.StorageError> =>
   prepareAndWrite(
     state,
-    (nowMs) => PartitionLog.prepareAppend(batch, state.logEndOffset, nowMs, options, State.borrowScratch(state), crcCheckFor(batch))
+    (nowMs) => PartitionLog.prepareAppend(batch, state.logEndOffset, nowMs, options, State.borrowScratch(state), crcCheckFor(state, batch))
   )
 
 /**
@@ -202,7 +210,7 @@ export const appendAsFollower = (
 > =>
   prepareAndWrite(
     state,
-    () => PartitionLog.prepareFollowerAppend(batch, state.logEndOffset, "keep", crcCheckFor(batch))
+    () => PartitionLog.prepareFollowerAppend(batch, state.logEndOffset, "keep", crcCheckFor(state, batch))
   )
 
 /** Index of the segment that may hold `offset`: the last one whose base is <= it. */

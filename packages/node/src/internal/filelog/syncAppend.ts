@@ -49,10 +49,20 @@ const writeError = (fd: FileSystem.File.Descriptor, method: string, cause: unkno
     cause
   })
 
+/** Files whose writes complete before the write effect returns (made by `syncAppending`). */
+const synchronous = new WeakSet<FileSystem.File>()
+
+/**
+ * Whether `file`'s writes are synchronous (a file opened for appending on this `FileSystem`):
+ * then nothing runs beside a write, and a log checks a batch before writing it rather than
+ * arranging for the check to overlap the write.
+ */
+export const writesSynchronously = (file: FileSystem.File): boolean => synchronous.has(file)
+
 /** The file with `write` / `writeAll` done by `fs.writeSync` (its offset is the file's end). */
 const syncAppending = (file: FileSystem.File): FileSystem.File => {
   const fd = file.fd
-  return {
+  const appending: FileSystem.File = {
     [FileSystem.FileTypeId]: FileSystem.FileTypeId,
     fd,
     // getters of the wrapped file are read through it, not copied
@@ -84,6 +94,8 @@ const syncAppending = (file: FileSystem.File): FileSystem.File => {
         catch: (cause) => writeError(fd, "writeAll", cause)
       })
   }
+  synchronous.add(appending)
+  return appending
 }
 
 /** `fileSystem` with synchronous appends (see the module comment). */
