@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Schema } from "effect"
+import { Cause, Effect, Exit, Option, Schema } from "effect"
 
 /** Jepsen's operation types: `info` is indeterminate (it may or may not have happened). */
 export const OpType = Schema.Literal("invoke", "ok", "fail", "info")
@@ -100,10 +100,11 @@ export const make = (options: Options = {}): Effect.Effect<Recorder> =>
   Effect.sync(() => {
     const maxOps = options.maxOps ?? 1_000_000
     const ops: Array<Op> = []
+    // The time read from the `Clock` in place (not through `Clock.currentTimeMillis`'s own effect).
     const append = (process: string, type: OpType, f: F, fields: Fields | undefined) =>
-      Effect.flatMap(Clock.currentTimeMillis, (time) => {
+      Effect.clockWith((clock) => {
         if (ops.length >= maxOps) return Effect.dieMessage(`history is full (maxOps ${maxOps})`)
-        const op: Op = { ...fields, index: ops.length, process, type, f, time }
+        const op: Op = { ...fields, index: ops.length, process, type, f, time: clock.unsafeCurrentTimeMillis() }
         ops.push(op)
         return Effect.succeed(op)
       })
@@ -137,15 +138,18 @@ export const run = <A, E, R>(
   options: RunOptions<A, E>
 ): Effect.Effect<A, E, R> =>
   Effect.flatMap(recorder.invoke(options.process, options.f, options.fields), (invocation) =>
-    effect.pipe(
-      Effect.tap((value) => recorder.complete(invocation, "ok", options.onSuccess?.(value))),
-      Effect.tapError((error) =>
-        recorder.complete(invocation, options.isDefinite?.(error) === true ? "fail" : "info", {
-          error: describe(error)
+    // One `onExit` records every outcome (what `tap`, `tapError` and `onInterrupt` would, in one step):
+    // a success, the (first) failure, or an interruption alone; a defect records nothing.
+    Effect.onExit(effect, (exit) => {
+      if (Exit.isSuccess(exit)) return recorder.complete(invocation, "ok", options.onSuccess?.(exit.value))
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) {
+        return recorder.complete(invocation, options.isDefinite?.(failure.value) === true ? "fail" : "info", {
+          error: describe(failure.value)
         })
-      ),
-      Effect.onInterrupt(() => recorder.complete(invocation, "info", { error: "interrupted" }))
-    ))
+      }
+      return Cause.isInterruptedOnly(exit.cause) ? recorder.complete(invocation, "info", { error: "interrupted" }) : Effect.void
+    }))
 
 const describe = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : String(error)

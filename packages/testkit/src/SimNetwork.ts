@@ -156,7 +156,10 @@ export const sampleDelayMs: (delay: Delay, u: number) => number = rules.sampleDe
 
 // ---- constructors -------------------------------------------------------------------------
 
-/** Wraps `inner`. Delayed deliveries are fibers in the current scope: closing it stops them. */
+/**
+ * Wraps `inner`. Delayed deliveries run on a fiber per link in the current scope (under the
+ * simulator, from alarms on its clock instead): closing the scope stops them.
+ */
 export const make = (inner: Transport.NetworkService, options: Options): Effect.Effect<SimNetworkService, never, Scope.Scope> =>
   internal.make(inner, options)
 

@@ -109,9 +109,9 @@ export const behavior = (options: Options) => {
         // timeout: once the link heals, the broker learns within about two intervals that it was
         // fenced (and stops acting on stale leadership).
         const heartbeatTimeoutMs = Math.min(controllerTimeoutMs, Math.max(heartbeatIntervalMs, 100))
-        const heartbeat = Effect.gen(function*() {
-          const epoch = yield* Ref.get(brokerEpoch)
-          yield* controller.ask(
+        // A plain chain (no generator): it runs every heartbeat interval.
+        const heartbeat = Effect.flatMap(Ref.get(brokerEpoch), (epoch) =>
+          controller.ask(
             new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }, true),
             { timeoutMs: heartbeatTimeoutMs }
           ).pipe(
@@ -119,8 +119,7 @@ export const behavior = (options: Options) => {
             // Fenced meanwhile: register again and take the metadata at once.
             Effect.catchTag("StaleBrokerEpoch", () => Effect.zipRight(register, catchUp(Number.MAX_SAFE_INTEGER))),
             Effect.ignore
-          )
-        })
+          ))
         yield* Effect.forkScoped(Periodic.every(heartbeatIntervalMs, heartbeat))
         const host = { brokerId: options.brokerId, logs: options.logs }
         const listeners = yield* Effect.forEach(options.extensions ?? [], (extension) => extension(ctx, host))

@@ -42,6 +42,8 @@ export const defaultSessionTimeoutMs = 9_000
 interface State {
   readonly metadata: ControllerState.ControllerState
   readonly heartbeats: Liveness.Heartbeats
+  /** The clock the controller started on, read in place by the handlers that answer at once. */
+  readonly clock: Clock.Clock
 }
 
 const RecordJson = Schema.parseJson(MetadataRecord.MetadataRecord)
@@ -130,10 +132,11 @@ export const behavior = (options: Options) => {
     init: (ctx): Effect.Effect<State, never, Scope.Scope> =>
       Effect.gen(function*() {
         const metadata = ControllerState.replay(yield* readAll(log))
-        const now = yield* Clock.currentTimeMillis
+        const clock = yield* Effect.clock
+        const now = clock.unsafeCurrentTimeMillis()
         const check = new ControllerProtocol.CheckLiveness()
         yield* Effect.forkScoped(Periodic.every(intervalMs, Effect.ignore(ctx.self.tell(check))))
-        return { metadata, heartbeats: Liveness.start(metadata, now) }
+        return { metadata, heartbeats: Liveness.start(metadata, now), clock }
       }),
     handlers: {
       RegisterBroker: (state, req, ctx) =>
@@ -144,16 +147,27 @@ export const behavior = (options: Options) => {
           const brokerEpoch = next.metadata.brokers.get(req.brokerId)!.brokerEpoch
           return [{ brokerEpoch }, { ...next, heartbeats: Liveness.recordHeartbeat(next.heartbeats, req.brokerId, now) }] as const
         }),
-      BrokerHeartbeat: (state, req, ctx) =>
-        Effect.gen(function*() {
-          const records = yield* Decisions.heartbeat(state.metadata, req)
+      BrokerHeartbeat: (state, req, ctx) => {
+        const decided = Decisions.heartbeat(state.metadata, req)
+        // The usual heartbeat changes no metadata: answered as a plain success (no generator, no
+        // commit), which the actor runtime takes without running an effect.
+        if (Either.isRight(decided) && decided.right.length === 0) {
+          const now = state.clock.unsafeCurrentTimeMillis()
+          return Effect.succeed([
+            { metadataVersion: state.metadata.appliedRecords },
+            { ...state, heartbeats: Liveness.recordHeartbeat(state.heartbeats, req.brokerId, now) }
+          ] as const)
+        }
+        return Effect.gen(function*() {
+          const records = yield* decided
           const next = yield* commit(ctx, state, records)
           const now = yield* Clock.currentTimeMillis
           return [
             { metadataVersion: next.metadata.appliedRecords },
             { ...next, heartbeats: Liveness.recordHeartbeat(next.heartbeats, req.brokerId, now) }
           ] as const
-        }),
+        })
+      },
       CreateTopic: (state, req, ctx) =>
         Effect.gen(function*() {
           const placement = {
@@ -191,14 +205,16 @@ export const behavior = (options: Options) => {
           const records = yield* Decisions.allocateProducerIds(state.metadata, req)
           return [{ firstProducerId: first, blockSize: req.blockSize }, yield* commit(ctx, state, records)] as const
         }),
-      CheckLiveness: (state, _, ctx) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const expired = Liveness.expired(state.metadata, state.heartbeats, now, sessionTimeoutMs)
-          if (expired.length === 0) return state
-          yield* Effect.logInfo(`controller: fencing brokers ${expired.join(", ")} (no heartbeat for ${sessionTimeoutMs} ms)`)
-          return yield* commit(ctx, state, Decisions.fenceBrokers(state.metadata, expired))
-        })
+      CheckLiveness: (state, _, ctx) => {
+        const now = state.clock.unsafeCurrentTimeMillis()
+        const expired = Liveness.expired(state.metadata, state.heartbeats, now, sessionTimeoutMs)
+        // Usually nobody expired: the state as it is, without an effect.
+        if (expired.length === 0) return Effect.succeed(state)
+        return Effect.zipRight(
+          Effect.logInfo(`controller: fencing brokers ${expired.join(", ")} (no heartbeat for ${sessionTimeoutMs} ms)`),
+          commit(ctx, state, Decisions.fenceBrokers(state.metadata, expired))
+        )
+      }
     }
   })
 }

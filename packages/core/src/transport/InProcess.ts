@@ -9,7 +9,7 @@
 import { Effect, Layer } from "effect"
 import type { Envelope } from "./Envelope.js"
 import type { NodeId } from "./NodeId.js"
-import { type Handler, Network, type NetworkService, NodeIdInUse, NodeUnreachable, PayloadNotSerializable } from "./Transport.js"
+import { type Handler, Network, type NetworkService, NodeIdInUse, NodeUnreachable, PayloadNotSerializable, type Transport } from "./Transport.js"
 
 /** Options of the in-process network. */
 export interface Options {
@@ -28,29 +28,32 @@ export const make = (options: Options = {}): Effect.Effect<NetworkService> =>
         handlers.delete(self)
         return Effect.forEach([...handlers.values()], (peer) => peer.peerDown(self), { discard: true })
       })
-    const send = (envelope: Envelope): Effect.Effect<void, NodeUnreachable | PayloadNotSerializable> =>
-      Effect.suspend((): Effect.Effect<void, NodeUnreachable | PayloadNotSerializable> => {
-        const target = handlers.get(envelope.to)
-        if (target === undefined) return Effect.fail(new NodeUnreachable({ node: envelope.to }))
-        if (!serialize) return target.deliver(envelope)
-        let copy: Envelope
-        try {
-          copy = structuredClone(envelope)
-        } catch (error) {
-          return Effect.fail(new PayloadNotSerializable({ node: envelope.to, detail: String(error) }))
-        }
-        return target.deliver(copy)
-      })
+    /** Hands `envelope` to its node's handler now; what is left to run (see `Transport.sendNow`). */
+    const sendNow = (envelope: Envelope): Effect.Effect<void, NodeUnreachable | PayloadNotSerializable> => {
+      const target = handlers.get(envelope.to)
+      if (target === undefined) return Effect.fail(new NodeUnreachable({ node: envelope.to }))
+      if (!serialize) return target.deliver(envelope)
+      let copy: Envelope
+      try {
+        copy = structuredClone(envelope)
+      } catch (error) {
+        return Effect.fail(new PayloadNotSerializable({ node: envelope.to, detail: String(error) }))
+      }
+      return target.deliver(copy)
+    }
     const service: NetworkService = {
       connect: (self, handler) =>
         Effect.suspend(() => {
           if (handlers.has(self)) return Effect.fail(new NodeIdInUse({ node: self }))
           handlers.set(self, handler)
           let open = true
-          const endpoint = {
+          const endpointSendNow = (envelope: Envelope) =>
+            open ? sendNow(envelope) : Effect.fail(new NodeUnreachable({ node: envelope.to }))
+          const endpoint: Transport = {
             self,
             encodes: serialize,
-            send: (envelope: Envelope) => open ? send(envelope) : Effect.fail(new NodeUnreachable({ node: envelope.to }))
+            send: (envelope) => Effect.suspend(() => endpointSendNow(envelope)),
+            sendNow: endpointSendNow
           }
           return Effect.as(
             Effect.addFinalizer(() => Effect.suspend(() => {

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
+import type { Envelope } from "./Envelope.js"
 import type { NodeId } from "./NodeId.js"
 import { Network, type NetworkService } from "./Transport.js"
 
@@ -29,10 +30,17 @@ export const make = (): LinkFilter => {
 /** Wraps a network so that envelopes on blocked links vanish, as on a partitioned network. */
 export const wrap = (inner: NetworkService, filter: LinkFilter): NetworkService => ({
   connect: (self, handler) =>
-    Effect.map(inner.connect(self, handler), (transport) => ({
-      ...transport,
-      send: (envelope) => filter.isBlocked(envelope.from, envelope.to) ? Effect.void : transport.send(envelope)
-    }))
+    Effect.map(inner.connect(self, handler), (transport) => {
+      const sendNow = transport.sendNow
+      return {
+        self: transport.self,
+        encodes: transport.encodes,
+        send: (envelope) => filter.isBlocked(envelope.from, envelope.to) ? Effect.void : transport.send(envelope),
+        ...(sendNow === undefined ? {} : {
+          sendNow: (envelope: Envelope) => filter.isBlocked(envelope.from, envelope.to) ? Effect.void : sendNow(envelope)
+        })
+      }
+    })
 })
 
 /** Replaces the `Network` in context by one filtered through `filter`. */

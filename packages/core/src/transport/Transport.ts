@@ -52,7 +52,24 @@ export interface Transport {
    * with `PayloadNotSerializable` when the envelope cannot be put on the wire.
    */
   readonly send: (envelope: Envelope) => Effect.Effect<void, NodeUnreachable | PayloadNotSerializable>
+  /**
+   * Optional, for in-memory transports: `send`'s work done now, returning what is left to run —
+   * `Effect.void` (an `Exit`, nothing to run) once the envelope is handed over. `send(e)` must
+   * behave as `Effect.suspend(() => sendNow(e))`. The actor runtime sends a message and the
+   * simulated network delivers one without an effect of their own this way (see `sendNow` below).
+   */
+  readonly sendNow?: (envelope: Envelope) => Effect.Effect<void, NodeUnreachable | PayloadNotSerializable>
 }
+
+/**
+ * Sends `envelope` through `transport` now when it can (`Transport.sendNow`), else returns its
+ * `send`. The result is `Effect.void` when nothing is left to run.
+ */
+export const sendNow = (
+  transport: Transport,
+  envelope: Envelope
+): Effect.Effect<void, NodeUnreachable | PayloadNotSerializable> =>
+  transport.sendNow === undefined ? transport.send(envelope) : transport.sendNow(envelope)
 
 /** A network nodes join. The endpoint lives as long as the scope; closing it is the node leaving. */
 export interface NetworkService {

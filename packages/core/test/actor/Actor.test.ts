@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Ref, TestClock } from "effect"
 import { Actor, InProcess, Node, NodeId, Supervision } from "../../src/index.js"
-import { Block, Counter, counter, Crash, Get, Increment, Overdrawn, Slow, Withdraw } from "./protocol.js"
+import { Block, Counter, counter, Crash, Explode, Get, Increment, Overdrawn, Slow, Withdraw } from "./protocol.js"
 
 // Messages across nodes (serialisation, remote watch, link faults) are asserted by the network
 // conformance suite in @fiberlog/testkit, run there against each network.
@@ -84,6 +84,21 @@ describe("Actor", () => {
       const error = yield* Effect.flip(ref.ask(new Get()))
       expect(error._tag).toBe("ActorUnavailable")
       expect(yield* node.actors).toEqual([])
+    }).pipe(Effect.provide(local)))
+
+  it.scoped("an ask in the hands of a handler that dies gets ActorUnavailable(failed); one whose actor is stopped, (stopped)", () =>
+    Effect.gen(function*() {
+      const node = yield* Node.make({ id: nodeA })
+      const supervision = Supervision.restart({ maxRestarts: 3, withinMs: 60_000, baseDelayMs: 100 })
+      const ref = yield* node.spawn("counter", counter({ start: 1 }), { supervision })
+      const exploded = yield* Effect.flip(ref.ask(new Explode()))
+      expect(exploded).toMatchObject({ _tag: "ActorUnavailable", reason: "failed" })
+      yield* TestClock.adjust("1 second") // restarted
+      expect(yield* ref.ask(new Get())).toBe(1)
+      const slow = yield* Effect.fork(ref.ask(new Slow(), { timeoutMs: 60_000 }))
+      yield* TestClock.adjust("10 millis")
+      yield* node.stop(ref)
+      expect(yield* Effect.flip(Fiber.join(slow))).toMatchObject({ _tag: "ActorUnavailable", reason: "stopped" })
     }).pipe(Effect.provide(local)))
 
   it.scoped("a child that gives up escalates: the parent restarts and so does the child", () =>

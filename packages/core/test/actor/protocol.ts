@@ -26,7 +26,10 @@ export class Block extends Schema.TaggedClass<Block>()("Block", {}) {}
 /** Never replied within a test's timeout: the handler sleeps an hour. */
 export class Slow extends Schema.TaggedRequest<Slow>()("Slow", { failure: Schema.Never, success: Schema.Void, payload: {} }) {}
 
-export const Counter = Schema.Union(Increment, Get, Withdraw, Crash, Block, Slow)
+/** A request whose handler dies (a defect) before answering. */
+export class Explode extends Schema.TaggedRequest<Explode>()("Explode", { failure: Schema.Never, success: Schema.Void, payload: {} }) {}
+
+export const Counter = Schema.Union(Increment, Get, Withdraw, Crash, Block, Slow, Explode)
 export type Counter = typeof Counter.Type
 
 /** A counter whose init counts its runs (in `inits`) and starts at `start`. */
@@ -54,6 +57,7 @@ export const counter = (options: {
           if (options.gate) yield* Deferred.await(options.gate)
           return n
         }),
-      Slow: (n) => Effect.as(Effect.sleep("1 hour"), [undefined, n] as const)
+      Slow: (n) => Effect.as(Effect.sleep("1 hour"), [undefined, n] as const),
+      Explode: () => Effect.dieMessage("boom")
     }
   })

@@ -4,11 +4,12 @@
  *
  * @internal
  */
-import { Clock, Duration, Effect, Scope, type Utils } from "effect"
+import { Duration, Effect, Exit, Runtime, type Scope, type Utils } from "effect"
 import { type Envelope, type NodeId as Id, Transport } from "@fiberlog/core"
 import * as SeededRandom from "../SeededRandom.js"
 import { bridgeLinks, majoritiesRingLinks, open as openRule, partitionLinks, sampleDelayMs } from "./rules.js"
 import type * as SimNetwork from "../SimNetwork.js"
+import { isSimClock, type SimClock } from "./simRuntime.js"
 
 type NodeId = Id.NodeId
 
@@ -38,6 +39,8 @@ interface LinkState {
   wakeAtMs: number
   /** Resumes the idle pump (set only while it idles). */
   wake: ((effect: Effect.Effect<void>) => void) | undefined
+  /** Under the simulator: the earliest delivery alarm set on the clock (see `arm`); infinite if none. */
+  alarmAtMs: number
   /** The link's random streams by purpose (drop, duplicate, delay, reorder), made on first draw. */
   readonly draws: Map<string, Utils.PCGRandom>
 }
@@ -57,9 +60,17 @@ export const make = (
 ): Effect.Effect<SimNetwork.SimNetworkService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
+    // The clock of every delivery: the simulation's (or the test's `TestClock`), read synchronously
+    // so that a send needs no effect of its own.
+    const clock = yield* Effect.clock
+    // Under the simulator, deliveries run from clock alarms rather than a pump fiber per link.
+    const simClock = isSimClock(clock) ? clock : undefined
+    const runtime = yield* Effect.runtime<never>()
     const maxEvents = Math.max(1, options.maxEvents ?? 100_000)
     const maxInFlight = Math.max(1, options.maxInFlightPerLink ?? 10_000)
-    const links = new Map<string, LinkState>()
+    /** Every link, in creation order; `linksFrom` finds one by sender then receiver (no key string per send). */
+    const links: Array<LinkState> = []
+    const linksFrom = new Map<NodeId, Map<NodeId, LinkState>>()
     const isolated = new Set<NodeId>()
     const endpoints = new Map<NodeId, Transport.Transport>()
     const events: Array<SimNetwork.Event> = []
@@ -69,10 +80,10 @@ export const make = (
     let closed = false
     yield* Effect.addFinalizer(() => Effect.sync(() => void (closed = true)))
 
-    const key = (from: NodeId, to: NodeId) => `${from}\u0000${to}`
     const link = (from: NodeId, to: NodeId): LinkState => {
-      const k = key(from, to)
-      let state = links.get(k)
+      let byTo = linksFrom.get(from)
+      if (byTo === undefined) linksFrom.set(from, byTo = new Map())
+      let state = byTo.get(to)
       if (state === undefined) {
         state = {
           from,
@@ -85,9 +96,11 @@ export const make = (
           pumping: false,
           wakeAtMs: Number.POSITIVE_INFINITY,
           wake: undefined,
+          alarmAtMs: Number.POSITIVE_INFINITY,
           draws: new Map()
         }
-        links.set(k, state)
+        byTo.set(to, state)
+        links.push(state)
       }
       return state
     }
@@ -129,14 +142,19 @@ export const make = (
       if (events.length > maxEvents) events.splice(0, Math.max(1, Math.floor(maxEvents / 10)))
     }
 
-    /** Hands one message to the inner network, recording the outcome. */
+    /**
+     * Hands one message to the inner network now, recording the outcome; what is left to run
+     * (`Effect.void`, usually: the in-process network hands over at once, see `Transport.sendNow`).
+     */
     const handOver = (state: LinkState, item: Pending, nowMs: number): Effect.Effect<void> => {
       if (isBlocked(state)) {
         record("dropped", nowMs, item.envelope, item.message, "blocked")
         return Effect.void
       }
       record("delivered", nowMs, item.envelope, item.message)
-      return Effect.catchAll(item.via.send(item.envelope), (error) => {
+      const sent = Transport.sendNow(item.via, item.envelope)
+      if (sent === Effect.void) return Effect.void
+      return Effect.catchAll(sent, (error) => {
         counts.delivered--
         record("dropped", nowMs, item.envelope, item.message, error._tag === "NodeUnreachable" ? "unreachable" : "not-serializable")
         return Effect.void
@@ -144,30 +162,46 @@ export const make = (
     }
 
     /**
-     * Delivers, in order, the due messages of a link unless it is held. Any fiber may flush; the
+     * Delivers, in order, the due messages of a link unless it is held; `Effect.void` when they all
+     * went at once. A delivery that leaves an effect to run makes the caller the link's flusher until
+     * it is done (`flushing`: no other fiber delivers on the link meanwhile, so order holds). The
      * pump passes `guarded: false`, as it is interrupted only when the network closes, after which
-     * nothing is delivered anyway; other fibers must clear `flushing` even when interrupted.
+     * nothing is delivered anyway; other fibers must clear `flushing` even when interrupted. Ends by
+     * waking the idle pump (`kick`), which re-arms for the new head of the queue.
      */
-    const flush = (state: LinkState, clock: Clock.Clock, guarded = true): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (state.flushing) return Effect.void
-        state.flushing = true
-        const done = Effect.sync(() => {
-          state.flushing = false
-          kick(state)
-        })
-        const last = guarded ? Effect.void : done
-        const next: Effect.Effect<void> = Effect.suspend(() => {
-          if (state.pending.length === 0 || state.rule.held) return last
-          const nowMs = clock.unsafeCurrentTimeMillis()
-          if (state.pending[0]!.atMs > nowMs) return last
-          return Effect.zipRight(handOver(state, state.pending.shift()!, nowMs), next)
-        })
-        return guarded ? Effect.ensuring(next, done) : next
-      })
+    const flush = (state: LinkState, guarded = true): Effect.Effect<void> => {
+      if (state.flushing) return Effect.void
+      state.flushing = true
+      while (state.pending.length > 0 && !state.rule.held) {
+        const nowMs = clock.unsafeCurrentTimeMillis()
+        if (state.pending[0]!.atMs > nowMs) break
+        const rest = handOver(state, state.pending.shift()!, nowMs)
+        if (rest !== Effect.void) {
+          const more = Effect.suspend(() => {
+            state.flushing = false
+            return flush(state, guarded)
+          })
+          if (!guarded) return Effect.zipRight(rest, more)
+          return Effect.zipRight(
+            Effect.onExit(rest, (exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => {
+              state.flushing = false
+              kick(state)
+            })),
+            more
+          )
+        }
+      }
+      state.flushing = false
+      kick(state)
+      return Effect.void
+    }
 
-    /** Wakes the link's pump if it idles, so it sleeps until the new head of the queue. */
+    /**
+     * Wakes the link's pump if it idles, so it sleeps until the new head of the queue; under the
+     * simulator, sets an alarm for the new head instead.
+     */
     const kick = (state: LinkState) => {
+      if (simClock !== undefined) return arm(simClock, state)
       const wake = state.wake
       if (wake === undefined) return
       state.wake = undefined
@@ -175,28 +209,52 @@ export const make = (
     }
 
     /**
+     * Under the simulator, a link's delayed messages go from an alarm on its clock: a callback run
+     * when the head of the queue is due and every fiber waits, which flushes the link there and
+     * then, as the pump would from its timer, but without a fiber to wake (or re-arm) per delivery.
+     * A delivery that leaves an effect to run (rare: see `flush`) finishes on a fiber of its own.
+     */
+    const arm = (simClock: SimClock, state: LinkState) => {
+      if (closed || state.pending.length === 0 || state.rule.held || state.flushing) return
+      const atMs = state.pending[0]!.atMs
+      if (atMs >= state.alarmAtMs) return
+      state.alarmAtMs = atMs
+      simClock.unsafeScheduleAt(atMs, () => {
+        if (state.alarmAtMs === atMs) state.alarmAtMs = Number.POSITIVE_INFINITY
+        if (closed) return
+        const rest = flush(state)
+        if (rest !== Effect.void) Runtime.runFork(runtime)(rest)
+      })
+    }
+
+    /**
      * One fiber per link delivers its delayed messages: it sleeps until the head of the queue is
      * due and flushes, or idles while the queue is empty, held, or being flushed by another fiber
      * (`kick` wakes it). A delayed message costs the pump a timer, not a forked fiber of its own.
      */
-    const pump = (state: LinkState) =>
-      Effect.clockWith((clock) => {
-        const idle = Effect.async<void>((resume) => {
-          state.wake = resume
-        })
-        const loop: Effect.Effect<never> = Effect.suspend(() => {
+    const pump = (state: LinkState) => {
+      const idle = Effect.async<void>((resume) => {
+        state.wake = resume
+      })
+      const loop: Effect.Effect<never> = Effect.suspend(() => {
+        while (true) {
           state.wakeAtMs = Number.POSITIVE_INFINITY
-          if (state.pending.length === 0 || state.rule.held || state.flushing) return Effect.zipRight(idle, loop)
+          if (state.pending.length === 0 || state.rule.held || state.flushing) return idleThenLoop
           const nowMs = clock.unsafeCurrentTimeMillis()
           const atMs = state.pending[0]!.atMs
-          if (atMs <= nowMs) return Effect.zipRight(flush(state, clock, false), loop)
-          state.wakeAtMs = atMs
-          return Effect.zipRight(clock.sleep(Duration.millis(atMs - nowMs)), loop)
-        })
-        return loop
+          if (atMs > nowMs) {
+            state.wakeAtMs = atMs
+            return Effect.zipRight(clock.sleep(Duration.millis(atMs - nowMs)), loop)
+          }
+          const rest = flush(state, false)
+          if (rest !== Effect.void) return Effect.zipRight(rest, loop)
+        }
       })
+      const idleThenLoop = Effect.zipRight(idle, loop)
+      return loop
+    }
 
-    const schedule = (state: LinkState, item: Pending, clock: Clock.Clock, nowMs: number): Effect.Effect<void> => {
+    const schedule = (state: LinkState, item: Pending, nowMs: number): Effect.Effect<void> => {
       if (closed) {
         record("dropped", nowMs, item.envelope, item.message, "closed")
         return Effect.void
@@ -206,7 +264,11 @@ export const make = (
         return Effect.void
       }
       insert(state.pending, item)
-      if (item.atMs <= nowMs) return flush(state, clock)
+      if (item.atMs <= nowMs) return flush(state)
+      if (simClock !== undefined) {
+        arm(simClock, state)
+        return Effect.void
+      }
       if (!state.pumping) {
         state.pumping = true
         // Interruptible whatever the sender's region (a finalizer may send): the pump runs until
@@ -219,54 +281,68 @@ export const make = (
       }
       // Only a reordering link queues a message before the one the pump sleeps for.
       if (item.atMs >= state.wakeAtMs || state.wakeAtMs === Number.POSITIVE_INFINITY) return Effect.void
-      return Effect.asVoid(Effect.forkIn(Effect.zipRight(clock.sleep(Duration.millis(item.atMs - nowMs)), flush(state, clock)), scope))
+      return Effect.asVoid(Effect.forkIn(Effect.zipRight(clock.sleep(Duration.millis(item.atMs - nowMs)), Effect.suspend(() => flush(state))), scope))
     }
 
     /** Hands `envelope` to the inner network now; a refusal is recorded as a drop and reaches the sender. */
-    const handOverNow = (via: Transport.Transport, envelope: Envelope.Envelope, message: number, nowMs: number) =>
-      Effect.catchAll(via.send(envelope), (error) => {
+    const handOverNow = (via: Transport.Transport, envelope: Envelope.Envelope, message: number, nowMs: number) => {
+      const sent = Transport.sendNow(via, envelope)
+      if (sent === Effect.void) return sent
+      return Effect.catchAll(sent, (error) => {
         counts.delivered--
         record("dropped", nowMs, envelope, message, error._tag === "NodeUnreachable" ? "unreachable" : "not-serializable")
         return Effect.fail(error)
       })
+    }
 
-    const send = (via: Transport.Transport) => (envelope: Envelope.Envelope) =>
-      Effect.clockWith((clock): Effect.Effect<void, Transport.NodeUnreachable | Transport.PayloadNotSerializable> => {
-        if (!endpoints.has(envelope.to)) return Effect.fail(new Transport.NodeUnreachable({ node: envelope.to }))
-        const nowMs = clock.unsafeCurrentTimeMillis()
-        const state = link(envelope.from, envelope.to)
-        const rule = state.rule
-        const message = ++state.sent
-        record("sent", nowMs, envelope, message)
-        if (isBlocked(state)) {
-          record("dropped", nowMs, envelope, message, "blocked")
-          return Effect.void
+    /** `NodeUnreachable` per node, made once: an error value carries no state worth a stack trace per send. */
+    const unreachable = new Map<NodeId, Transport.NodeUnreachable>()
+    const unreachableFailure = (node: NodeId) => {
+      let error = unreachable.get(node)
+      if (error === undefined) unreachable.set(node, error = new Transport.NodeUnreachable({ node }))
+      return Effect.fail(error)
+    }
+
+    /** Sends one envelope now (see `Transport.sendNow`): draws its fate, then hands it over or queues it. */
+    const sendNow = (via: Transport.Transport) =>
+    (envelope: Envelope.Envelope): Effect.Effect<void, Transport.NodeUnreachable | Transport.PayloadNotSerializable> => {
+      if (!endpoints.has(envelope.to)) return unreachableFailure(envelope.to)
+      const nowMs = clock.unsafeCurrentTimeMillis()
+      const state = link(envelope.from, envelope.to)
+      const rule = state.rule
+      const message = ++state.sent
+      record("sent", nowMs, envelope, message)
+      if (isBlocked(state)) {
+        record("dropped", nowMs, envelope, message, "blocked")
+        return Effect.void
+      }
+      if (rule.dropProbability > 0 && draw(state, "drop") < rule.dropProbability) {
+        record("dropped", nowMs, envelope, message, "random")
+        return Effect.void
+      }
+      let copies = 1
+      if (rule.duplicateProbability > 0 && draw(state, "duplicate") < rule.duplicateProbability) {
+        copies = 2
+        record("duplicated", nowMs, envelope, message)
+      }
+      // Each copy is drawn, then handed over or queued, before the next one is drawn.
+      const one = (): Effect.Effect<void, Transport.NodeUnreachable | Transport.PayloadNotSerializable> => {
+        const delayMs = rule.delay === undefined ? 0 : sampleDelayMs(rule.delay, draw(state, "delay"))
+        const jitterMs = rule.reorderWindowMs > 0 ? Math.floor(draw(state, "reorder") * (rule.reorderWindowMs + 1)) : 0
+        const fifo = rule.reorderWindowMs <= 0
+        const atMs = fifo ? Math.max(nowMs + delayMs, state.lastAtMs) : nowMs + delayMs + jitterMs
+        state.lastAtMs = Math.max(state.lastAtMs, atMs)
+        if (atMs <= nowMs && state.pending.length === 0 && !rule.held) {
+          // The open path: hand over now, and let the inner network's refusal reach the sender.
+          record("delivered", nowMs, envelope, message)
+          return handOverNow(via, envelope, message, nowMs)
         }
-        if (rule.dropProbability > 0 && draw(state, "drop") < rule.dropProbability) {
-          record("dropped", nowMs, envelope, message, "random")
-          return Effect.void
-        }
-        let copies = 1
-        if (rule.duplicateProbability > 0 && draw(state, "duplicate") < rule.duplicateProbability) {
-          copies = 2
-          record("duplicated", nowMs, envelope, message)
-        }
-        // Each copy is drawn, then handed over or queued, before the next one is drawn.
-        const one = (): Effect.Effect<void, Transport.NodeUnreachable | Transport.PayloadNotSerializable> => {
-          const delayMs = rule.delay === undefined ? 0 : sampleDelayMs(rule.delay, draw(state, "delay"))
-          const jitterMs = rule.reorderWindowMs > 0 ? Math.floor(draw(state, "reorder") * (rule.reorderWindowMs + 1)) : 0
-          const fifo = rule.reorderWindowMs <= 0
-          const atMs = fifo ? Math.max(nowMs + delayMs, state.lastAtMs) : nowMs + delayMs + jitterMs
-          state.lastAtMs = Math.max(state.lastAtMs, atMs)
-          if (atMs <= nowMs && state.pending.length === 0 && !rule.held) {
-            // The open path: hand over now, and let the inner network's refusal reach the sender.
-            record("delivered", nowMs, envelope, message)
-            return handOverNow(via, envelope, message, nowMs)
-          }
-          return schedule(state, { atMs, order: ++order, message, envelope, via }, clock, nowMs)
-        }
-        return copies === 1 ? one() : Effect.zipRight(one(), Effect.suspend(one))
-      })
+        return schedule(state, { atMs, order: ++order, message, envelope, via }, nowMs)
+      }
+      if (copies === 1) return one()
+      const first = one()
+      return first === Effect.void ? one() : Effect.zipRight(first, Effect.suspend(one))
+    }
 
     const update = (from: NodeId, to: NodeId, patch: Partial<SimNetwork.LinkRule>) =>
       Effect.suspend(() => {
@@ -279,16 +355,16 @@ export const make = (
           reorderWindowMs: Math.max(0, next.reorderWindowMs)
         }
         kick(state)
-        return state.rule.held ? Effect.void : Effect.clockWith((clock) => flush(state, clock))
+        return state.rule.held ? Effect.void : flush(state)
       })
     const blockAll = (blocked: ReadonlyArray<SimNetwork.Link>) =>
       Effect.forEach(blocked, ({ from, to }) => update(from, to, { blocked: true }), { discard: true })
 
     const heal = Effect.suspend(() => {
       isolated.clear()
-      const all = [...links.values()]
+      const all = links.slice()
       for (const state of all) state.rule = openRule
-      return Effect.clockWith((clock) => Effect.forEach(all, (state) => flush(state, clock), { discard: true }))
+      return Effect.forEach(all, (state) => Effect.suspend(() => flush(state)), { discard: true })
     })
 
     return {
@@ -302,9 +378,16 @@ export const make = (
               if (endpoints.get(self) === endpoint) endpoints.delete(self)
             })
           )
-          return { self, encodes: endpoint.encodes, send: send(endpoint) }
+          const now = sendNow(endpoint)
+          const transport: Transport.Transport = {
+            self,
+            encodes: endpoint.encodes,
+            send: (envelope) => Effect.suspend(() => now(envelope)),
+            sendNow: now
+          }
+          return transport
         }),
-      rule: (from, to) => links.get(key(from, to))?.rule ?? openRule,
+      rule: (from, to) => linksFrom.get(from)?.get(to)?.rule ?? openRule,
       update,
       block: (from, to) => update(from, to, { blocked: true }),
       unblock: (from, to) => update(from, to, { blocked: false }),
@@ -322,7 +405,7 @@ export const make = (
       heal,
       inFlight: Effect.sync(() => {
         let n = 0
-        for (const state of links.values()) n += state.pending.length
+        for (const state of links) n += state.pending.length
         return n
       }),
       events: Effect.sync(() => events.slice()),

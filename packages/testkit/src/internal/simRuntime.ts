@@ -14,9 +14,23 @@ import type { Cause, Fiber, Random } from "effect"
 interface Timer {
   readonly atMs: number
   readonly seq: number
-  /** The sleeping fiber's resume callback (stored as is: no closure per timer). */
+  /** The sleeping fiber's resume callback (stored as is: no closure per timer), or a `SimClock` callback. */
   readonly wake: (effect: Effect.Effect<void>) => void
 }
+
+/**
+ * The simulation's `Clock`, which can also run a plain callback at a virtual time, as a timer of
+ * its own (ordered with sleeps by time, then by registration): the simulated network delivers a
+ * link's due messages this way, without a fiber to wake per delivery.
+ */
+export interface SimClock extends Clock.Clock {
+  /** Runs `run` once the virtual time reaches `atMs` and every fiber waits (not before `now`). */
+  readonly unsafeScheduleAt: (atMs: number, run: () => void) => void
+}
+
+/** Whether `clock` is a simulation's (see `SimClock`). */
+export const isSimClock = (clock: Clock.Clock): clock is SimClock =>
+  typeof (clock as Partial<SimClock>).unsafeScheduleAt === "function"
 
 /** Options of one simulation. */
 export interface Options {
@@ -138,13 +152,14 @@ export const run = <A, E>(effect: Effect.Effect<A, E>, options: Options): Effect
         push({ atMs: nowMs + ms, seq: seq++, wake })
       })
 
-    const clock: Clock.Clock = {
+    const clock: SimClock = {
       [Clock.ClockTypeId]: Clock.ClockTypeId,
       unsafeCurrentTimeMillis: () => nowMs,
       unsafeCurrentTimeNanos: () => BigInt(Math.floor(nowMs * 1_000_000)),
       currentTimeMillis: Effect.sync(() => nowMs),
       currentTimeNanos: Effect.sync(() => BigInt(Math.floor(nowMs * 1_000_000))),
-      sleep
+      sleep,
+      unsafeScheduleAt: (atMs, run) => push({ atMs: Math.max(atMs, nowMs), seq: seq++, wake: run })
     }
 
     const program = effect.pipe(

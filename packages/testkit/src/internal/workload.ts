@@ -111,6 +111,14 @@ const initProducerId = (ctx: Context) =>
     }
   })
 
+/**
+ * `Effect.retry(effect, { times })`: runs `effect` again at once after a failure, at most `times`
+ * more times, failing with the last error. Without a schedule driver per send (most sends never
+ * retry, and the driver costs more than the send's own ask).
+ */
+const retry = <A, E>(effect: Effect.Effect<A, E>, times: number): Effect.Effect<A, E> =>
+  times <= 0 ? effect : Effect.catchAll(effect, () => retry(effect, times - 1))
+
 /** One producer process: sends unique values to random partitions until interrupted. */
 export const producer = (ctx: Context, spec: Workload.ProducerSpec) =>
   Effect.gen(function*() {
@@ -125,11 +133,10 @@ export const producer = (ctx: Context, spec: Workload.ProducerSpec) =>
       const value = `${spec.name}-${n}`
       const sequence = pid?.sequences.get(partition) ?? 0
       let maybeWritten = false
-      const attempt = Effect.gen(function*() {
-        const ref = yield* replica(ctx, partition)
+      const attempt = Effect.flatMap(replica(ctx, partition), (ref) => {
         const batch = batchOf(value, pid === undefined ? undefined : { id: pid.id, epoch: pid.epoch, sequence })
         // fields already typed (the spec's and this workload's own state): no validation per request
-        return yield* ref.ask(new P.Produce({ topic: ctx.spec.topic, partition, acks: spec.acks, timeoutMs, batch }, true), {
+        return ref.ask(new P.Produce({ topic: ctx.spec.topic, partition, acks: spec.acks, timeoutMs, batch }, true), {
           timeoutMs: timeoutMs + 500
         }).pipe(Effect.mapError((e) => new SendFailed(e._tag, definite.has(e._tag))))
       }).pipe(Effect.tapError((e) =>
@@ -138,7 +145,7 @@ export const producer = (ctx: Context, spec: Workload.ProducerSpec) =>
           Effect.zipRight(ctx.refresh, Effect.sleep(100))
         )
       ))
-      const send = Effect.retry(attempt, { times: retries }).pipe(
+      const send = retry(attempt, retries).pipe(
         Effect.mapError((e) => new SendFailed(e.reason, e.definite && !maybeWritten)),
         Effect.flatMap((result) => spec.acks === 0 ? Effect.fail(new SendFailed("acks=0", false)) : Effect.succeed(result))
       )
@@ -171,39 +178,46 @@ export const consumer = (ctx: Context, process: string) =>
     )
   })
 
-/** One fetch from the consumer's position; records a poll (or a seek on OffsetOutOfRange). */
+/**
+ * One fetch from the consumer's position; records a poll (or a seek on OffsetOutOfRange). A plain
+ * chain of effects rather than a generator: it runs for every poll.
+ */
 const pollOnce = (ctx: Context, process: string, partition: number, maxWaitMs: number) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const positions = ctx.positions.get(process)!
     const position = positions.get(partition) ?? 0
-    const ref = yield* replica(ctx, partition)
-    const result = yield* Effect.either(ref.ask(
-      new P.Fetch({
-        topic: ctx.spec.topic,
-        partition,
-        fetchOffset: position,
-        maxBytes: 1 << 20,
-        maxWaitMs,
-        minBytes: 1,
-        replicaId: P.consumerReplicaId
-      }, true), // fields already typed: no validation per poll
-      { timeoutMs: maxWaitMs + 2_000 }
-    ))
-    if (Either.isLeft(result)) {
-      if (result.left._tag === "OffsetOutOfRange") {
-        // auto.offset.reset=earliest: a truncated log (unclean election) moves the consumer back.
-        const reset = result.left.logStartOffset
-        positions.set(partition, reset)
-        yield* ctx.recorder.observe(process, "seek", { topic: ctx.spec.topic, partition, offset: reset })
-        return false
-      }
-      return yield* Effect.fail(result.left)
-    }
-    const records = decode(ctx.spec.topic, partition, result.right.batches).filter((r) => r.offset >= position)
-    if (records.length === 0) return false
-    yield* ctx.recorder.observe(process, "poll", { records })
-    positions.set(partition, records[records.length - 1]!.offset + 1)
-    return true
+    return Effect.flatMap(replica(ctx, partition), (ref) =>
+      Effect.matchEffect(
+        ref.ask(
+          new P.Fetch({
+            topic: ctx.spec.topic,
+            partition,
+            fetchOffset: position,
+            maxBytes: 1 << 20,
+            maxWaitMs,
+            minBytes: 1,
+            replicaId: P.consumerReplicaId
+          }, true), // fields already typed: no validation per poll
+          { timeoutMs: maxWaitMs + 2_000 }
+        ),
+        {
+          onFailure: (error) => {
+            if (error._tag !== "OffsetOutOfRange") return Effect.fail(error)
+            // auto.offset.reset=earliest: a truncated log (unclean election) moves the consumer back.
+            const reset = error.logStartOffset
+            positions.set(partition, reset)
+            return Effect.as(ctx.recorder.observe(process, "seek", { topic: ctx.spec.topic, partition, offset: reset }), false)
+          },
+          onSuccess: (response) => {
+            const records = decode(ctx.spec.topic, partition, response.batches).filter((r) => r.offset >= position)
+            if (records.length === 0) return Effect.succeed(false)
+            return Effect.map(ctx.recorder.observe(process, "poll", { records }), () => {
+              positions.set(partition, records[records.length - 1]!.offset + 1)
+              return true
+            })
+          }
+        }
+      ))
   })
 
 /** Reads every partition up to the high watermark for `process` (no long poll). */

@@ -128,8 +128,15 @@ const compact = (queue: Queue) => {
 export class Outcome<A, E> implements Expiring {
   private exit: Exit.Exit<A, E> | undefined = undefined
   private waiter: ((exit: Exit.Exit<A, E>) => void) | undefined = undefined
+  /**
+   * Dropped once settled: a settled outcome stays in its deadline queue until the sweeper passes,
+   * and should not keep what this closure holds (an ask's request) alive meanwhile.
+   */
+  private onTimeout: (() => E) | undefined
 
-  constructor(private readonly onTimeout: () => E) {}
+  constructor(onTimeout: () => E) {
+    this.onTimeout = onTimeout
+  }
 
   get settled(): boolean {
     return this.exit !== undefined
@@ -139,6 +146,7 @@ export class Outcome<A, E> implements Expiring {
   complete(exit: Exit.Exit<A, E>): boolean {
     if (this.exit !== undefined) return false
     this.exit = exit
+    this.onTimeout = undefined
     const waiter = this.waiter
     this.waiter = undefined
     if (waiter !== undefined) waiter(exit)
@@ -146,7 +154,8 @@ export class Outcome<A, E> implements Expiring {
   }
 
   readonly expire = (): void => {
-    this.complete(Exit.fail(this.onTimeout()))
+    const onTimeout = this.onTimeout
+    if (onTimeout !== undefined) this.complete(Exit.fail(onTimeout()))
   }
 
   /** The outcome, once there is one. */

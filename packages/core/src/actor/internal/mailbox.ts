@@ -84,8 +84,18 @@ export class CellMailbox {
     return Effect.zipRight(this.awaitOffer, this.takeAll)
   })
 
-  /** Waits for the next offer (or shutdown); the messages stay queued until taken. */
-  private readonly awaitOffer: Effect.Effect<void> = Effect.async<void>((resume) => {
+  /**
+   * Everything queued (`[[], true]` once shut down), or `undefined` when there is nothing: the
+   * actor's loop takes what is there without an effect, and waits (`awaitOffer`) only when empty.
+   */
+  unsafeTakeAll(): readonly [ReadonlyArray<unknown>, boolean] | undefined {
+    if (this.isShutdown) return [empty, true]
+    if (this.items.length > 0) return [this.takeItems(), false]
+    return undefined
+  }
+
+  /** Waits for the next offer (or shutdown); the messages stay queued until taken. One taker at a time. */
+  readonly awaitOffer: Effect.Effect<void> = Effect.async<void>((resume) => {
     this.taker = resume
   })
 

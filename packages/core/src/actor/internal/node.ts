@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, FiberId, FiberRef, ParseResult, Schedule, Schema, Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, FiberId, FiberRef, ParseResult, Schedule, Schema, Scope } from "effect"
 import * as Envelope from "../../transport/Envelope.js"
 import type { NodeId } from "../../transport/NodeId.js"
 import * as Transport from "../../transport/Transport.js"
@@ -44,7 +44,11 @@ const encoderOf = (schema: Schema.Schema<any, any>): Codec => {
   return encode
 }
 
-/** A request waiting in a mailbox, with the way back to its asker. */
+/**
+ * A request waiting in a mailbox, with the way back to its asker. `respond` and `reject` answer
+ * at once when called (a local slot completed, or a reply handed to the transport) and return
+ * what is left to run: `Effect.void` (an `Exit`) unless the transport needs an effect.
+ */
 class AskDelivery {
   constructor(
     readonly message: unknown,
@@ -73,6 +77,8 @@ interface Cell {
   buffer: ReadonlyArray<unknown>
   position: number
   escalation: Deferred.Deferred<never> | undefined
+  /** The ask being handled, until answered: rejected if the incarnation ends before it is. */
+  current: AskDelivery | undefined
   fiber: Fiber.RuntimeFiber<Reason> | undefined
   stopRequested: boolean
   done: boolean
@@ -125,9 +131,15 @@ export class NodeImpl implements Actor.NodeLike {
   ask(ref: Ref<any>, request: Schema.WithResult.Any, options?: Actor.AskOptions): Effect.Effect<any, any> {
     const address = ref.address
     const timeoutMs = options?.timeoutMs ?? 5_000
+    // From the runtime's own typed values: no validation.
     const onTimeout = () =>
-      new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs })
-    const timeout = (slot: ReplySlot) => Effect.zipRight(this.timers!.add(timeoutMs, slot), slot.await)
+      new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs }, true)
+    // Most asks find their timeout's sweeper running (`add` returns `Effect.void`): no effect to
+    // sequence before the wait.
+    const timeout = (slot: ReplySlot) => {
+      const started = this.timers!.add(timeoutMs, slot)
+      return started === Effect.void ? slot.await : Effect.zipRight(started, slot.await)
+    }
     if (address.node === this.id) {
       return Effect.suspend(() => {
         const cell = this.cells.get(address.path)
@@ -135,10 +147,17 @@ export class NodeImpl implements Actor.NodeLike {
         const slot = replySlot(onTimeout)
         const delivery = new AskDelivery(
           request,
-          (exit) => Effect.sync(() => void slot.complete(exit)),
-          (error) => Effect.sync(() => void slot.complete(Exit.fail(error)))
+          (exit) => {
+            slot.complete(exit)
+            return Effect.void
+          },
+          (error) => {
+            slot.complete(Exit.fail(error))
+            return Effect.void
+          }
         )
-        return Effect.zipRight(this.offer(cell, delivery), Effect.suspend(() => timeout(slot)))
+        const offered = this.offer(cell, delivery)
+        return offered === Effect.void ? timeout(slot) : Effect.zipRight(offered, Effect.suspend(() => timeout(slot)))
       })
     }
     // The pending entry goes when the ask ends: its reply, reject or `peerDown` takes it, a failed
@@ -152,9 +171,10 @@ export class NodeImpl implements Actor.NodeLike {
       })
       this.pendingAsks.set(id, { node: address.node, request, slot })
       const started = this.timers!.add(timeoutMs, slot)
-      return Effect.zipRight(
-        started,
-        Effect.matchEffect(this.sendRemote(address, "ask", id, request, ref.protocol), {
+      const send = () => {
+        const sent = this.sendRemote(address, "ask", id, request, ref.protocol)
+        if (sent === Effect.void) return slot.await
+        return Effect.matchEffect(sent, {
           onFailure: (error) => {
             this.pendingAsks.delete(id)
             slot.complete(Exit.fail(error)) // its deadline has nothing left to do
@@ -162,7 +182,9 @@ export class NodeImpl implements Actor.NodeLike {
           },
           onSuccess: () => slot.await
         })
-      )
+      }
+      // Sent once the deadline's sweeper runs (it has to start only for the first ask of a timeout).
+      return started === Effect.void ? send() : Effect.zipRight(started, Effect.suspend(send))
     })
   }
 
@@ -191,18 +213,25 @@ export class NodeImpl implements Actor.NodeLike {
     protocol: Schema.Schema<any, any>
   ): Effect.Effect<void, DeliveryError> {
     const transport = this.transport!
-    const send = (payload: unknown) =>
-      Effect.mapError(
-        transport.send({ from: this.id, to: address.node, path: address.path, kind, id, encoded: transport.encodes, payload }),
-        (error) =>
-          error._tag === "NodeUnreachable"
-            ? new ActorUnavailable({ address: address.toString(), reason: "unreachable" })
-            : new MessageNotSerializable({ address: address.toString(), detail: error.detail })
+    // Sent now (callers run inside an effect): a transport that hands over at once leaves nothing to run.
+    const send = (payload: unknown): Effect.Effect<void, DeliveryError> => {
+      const sent = Transport.sendNow(
+        transport,
+        { from: this.id, to: address.node, path: address.path, kind, id, encoded: transport.encodes, payload }
       )
+      if (sent === Effect.void) return Effect.void
+      return Effect.mapError(sent, (error) =>
+        error._tag === "NodeUnreachable"
+          // built from the runtime's own typed values: no validation
+          ? new ActorUnavailable({ address: address.toString(), reason: "unreachable" }, true)
+          : new MessageNotSerializable({ address: address.toString(), detail: error.detail }))
+    }
     if (!transport.encodes) return send(message)
+    const encoded = encoderOf(protocol)(message)
+    // A synchronous schema encodes to an `Either`: take it without an effect.
+    if (Either.isEither(encoded) && Either.isRight(encoded)) return send(encoded.right)
     return Effect.flatMap(
-      Effect.mapError(encoderOf(protocol)(message), (error) =>
-        new MessageNotSerializable({ address: address.toString(), detail: error.message })),
+      Effect.mapError(encoded, (error) => new MessageNotSerializable({ address: address.toString(), detail: error.message })),
       send
     )
   }
@@ -241,6 +270,7 @@ export class NodeImpl implements Actor.NodeLike {
           buffer: [],
           position: 0,
           escalation: undefined,
+          current: undefined,
           fiber: undefined,
           stopRequested: false,
           done: false
@@ -307,6 +337,12 @@ export class NodeImpl implements Actor.NodeLike {
     }))
   }
 
+  /**
+   * The actor's loop: takes what the mailbox holds and handles it in order, until the mailbox
+   * shuts down or the actor stops itself. A plain loop over `Effect.flatMap` (no generator), taking
+   * a handler's `Exit` at once; it waits only when the mailbox is empty. Whatever ends it with an
+   * ask unanswered (a defect, an interruption) rejects that ask (see `handle`).
+   */
   private drain<S>(
     cell: Cell,
     handlers: Record<string, (state: S, message: any, ctx: any) => Effect.Effect<any, any, any>>,
@@ -314,27 +350,38 @@ export class NodeImpl implements Actor.NodeLike {
     initial: S,
     scope: Scope.Scope
   ): Effect.Effect<void, never, any> {
-    return Effect.gen(function*() {
-      let state = initial
-      let ending = false
+    let ending = false
+    const loop = (state: S): Effect.Effect<void, never, any> => {
       while (true) {
         if (cell.position >= cell.buffer.length) {
-          const [messages, done] = yield* cell.mailbox.takeAll
-          cell.buffer = messages
+          if (ending) return Effect.void
+          const taken = cell.mailbox.unsafeTakeAll()
+          if (taken === undefined) return Effect.flatMap(cell.mailbox.awaitOffer, () => loop(state))
+          cell.buffer = taken[0]
           cell.position = 0
-          ending = done
+          ending = taken[1]
+          continue
         }
-        while (cell.position < cell.buffer.length) {
-          const delivery = cell.buffer[cell.position++]
-          const next = handle(cell, handlers, ctx, state, delivery, scope)
-          // A handler that returns a plain success (`Effect.succeed`) is already an Exit: take
-          // its value without a trip through the fiber loop.
-          state = Exit.isExit(next) && Exit.isSuccess(next) ? next.value as S : yield* next
-          if (cell.stopRequested) return
-        }
-        if (ending) return
+        const delivery = cell.buffer[cell.position++]
+        const next = handle(cell, handlers, ctx, state, delivery, scope)
+        if (Exit.isExit(next) && Exit.isSuccess(next)) state = next.value as S
+        else return Effect.flatMap(next, continueWith)
+        if (cell.stopRequested) return Effect.void
       }
-    })
+    }
+    const continueWith = (state: S) => cell.stopRequested ? Effect.void : loop(state)
+    return Effect.onExit(
+      Effect.suspend(() => loop(initial)),
+      (exit) => {
+        const delivery = cell.current
+        if (delivery === undefined) return Effect.void
+        cell.current = undefined
+        if (Exit.isSuccess(exit)) return Effect.void
+        return delivery.reject(
+          new ActorUnavailable({ address: cell.address.toString(), reason: Exit.isInterrupted(exit) ? "stopped" : "failed" }, true)
+        )
+      }
+    )
   }
 
   private context<A>(cell: Cell, self: Ref<A>, scope: Scope.Scope): Actor.Context<A> {
@@ -362,8 +409,14 @@ export class NodeImpl implements Actor.NodeLike {
       cell.buffer = []
       cell.position = 0
       yield* cell.mailbox.shutdown
-      const error = new ActorUnavailable({ address: cell.address.toString(), reason: "stopped" })
-      for (const delivery of rest) if (delivery instanceof AskDelivery) yield* delivery.reject(error)
+      // Built only when an ask is left to reject (an error captures a stack trace).
+      let error: ActorUnavailable | undefined
+      for (const delivery of rest) {
+        if (delivery instanceof AskDelivery) {
+          error ??= new ActorUnavailable({ address: cell.address.toString(), reason: "stopped" })
+          yield* delivery.reject(error)
+        }
+      }
       yield* Deferred.succeed(cell.terminated, reason)
     })
   }
@@ -426,12 +479,17 @@ export class NodeImpl implements Actor.NodeLike {
       })
   }
 
+  /** The payload, decoded: an `Either` (handled without an effect) when the schema is synchronous. */
   private decode(schema: Schema.Schema<any, any>, envelope: Envelope.Envelope): Effect.Effect<any, MessageNotSerializable> {
     if (!envelope.encoded) return Effect.succeed(envelope.payload)
-    return Effect.mapError(
-      decoderOf(schema)(envelope.payload),
-      (error) => new MessageNotSerializable({ address: `${envelope.to}/${envelope.path}`, detail: error.message })
-    )
+    const notSerializable = (error: ParseResult.ParseError) =>
+      new MessageNotSerializable({ address: `${envelope.to}/${envelope.path}`, detail: error.message })
+    const decoded = decoderOf(schema)(envelope.payload)
+    if (Either.isEither(decoded)) {
+      const either = decoded as Either.Either<unknown, ParseResult.ParseError>
+      return Either.isRight(either) ? either as Either.Either<unknown, never> : Either.left(notSerializable(either.left))
+    }
+    return Effect.mapError(decoded, notSerializable)
   }
 
   private deliver(envelope: Envelope.Envelope): Effect.Effect<void> {
@@ -441,10 +499,13 @@ export class NodeImpl implements Actor.NodeLike {
         if (cell === undefined || cell.done) return Effect.void
         // Unencoded and taken by the mailbox at once (the usual case): nothing left to run.
         if (!envelope.encoded && cell.mailbox.unsafeOffer(envelope.payload)) return Effect.void
-        return this.decode(cell.protocol, envelope).pipe(
-          Effect.flatMap((message) => this.offer(cell, message)),
-          Effect.catchAll((error) => Effect.logDebug(`dropped tell to ${cell.address}: ${error.message}`))
-        )
+        const dropped = (error: DeliveryError) => Effect.logDebug(`dropped tell to ${cell.address}: ${error.message}`)
+        const message = this.decode(cell.protocol, envelope)
+        if (Either.isEither(message) && Either.isRight(message)) {
+          const offered = this.offer(cell, message.right)
+          return offered === Effect.void ? Effect.void : Effect.catchAll(offered, dropped)
+        }
+        return message.pipe(Effect.flatMap((message) => this.offer(cell, message)), Effect.catchAll(dropped))
       }
       case "ask": {
         const reject = (error: DeliveryError) => this.reject(envelope, error)
@@ -454,11 +515,14 @@ export class NodeImpl implements Actor.NodeLike {
         }
         const deliver = (request: unknown) =>
           this.offer(cell, new AskDelivery(request, (exit) => this.reply(envelope, request, exit), reject))
-        if (!envelope.encoded) {
-          const offered = deliver(envelope.payload)
+        const offerNow = (request: unknown) => {
+          const offered = deliver(request)
           return offered === Effect.void ? Effect.void : Effect.catchAll(offered, reject)
         }
-        return this.decode(cell.protocol, envelope).pipe(Effect.flatMap(deliver), Effect.catchAll(reject))
+        if (!envelope.encoded) return offerNow(envelope.payload)
+        const request = this.decode(cell.protocol, envelope)
+        if (Either.isEither(request) && Either.isRight(request)) return offerNow(request.right)
+        return request.pipe(Effect.flatMap(deliver), Effect.catchAll(reject))
       }
       case "reply": {
         const pending = this.pendingAsks.get(envelope.id)
@@ -469,7 +533,17 @@ export class NodeImpl implements Actor.NodeLike {
           return Effect.void
         }
         const exitSchema = Schema.exitSchema(pending.request) as Schema.Schema<Exit.Exit<unknown, unknown>, unknown>
-        return decoderOf(exitSchema)(envelope.payload).pipe(
+        const decoded = decoderOf(exitSchema)(envelope.payload)
+        if (Either.isEither(decoded)) {
+          const either = decoded as Either.Either<unknown, ParseResult.ParseError>
+          pending.slot.complete(
+            Either.isRight(either)
+              ? either.right as Exit.Exit<unknown, unknown>
+              : Exit.fail(new MessageNotSerializable({ address: `${envelope.from}`, detail: either.left.message }))
+          )
+          return Effect.void
+        }
+        return decoded.pipe(
           Effect.map((exit) => pending.slot.complete(exit as Exit.Exit<unknown, unknown>)),
           Effect.catchAll((error) =>
             Effect.sync(() =>
@@ -511,10 +585,11 @@ export class NodeImpl implements Actor.NodeLike {
     return Effect.asVoid(Effect.forkIn(Effect.flatMap(Deferred.await(cell.terminated), notify), this.scope))
   }
 
+  /** Sends the answer to a remote ask now; what is left to run (see `AskDelivery`). */
   private reply(envelope: Envelope.Envelope, request: any, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
     const transport = this.transport!
     const send = (payload: unknown) =>
-      Effect.ignore(transport.send({
+      ignored(Transport.sendNow(transport, {
         from: this.id,
         to: envelope.from,
         path: Envelope.replyPath,
@@ -524,7 +599,9 @@ export class NodeImpl implements Actor.NodeLike {
         payload
       }))
     if (!transport.encodes) return send(exit)
-    return encoderOf(Schema.exitSchema(request))(exit).pipe(
+    const encoded = encoderOf(Schema.exitSchema(request))(exit)
+    if (Either.isEither(encoded) && Either.isRight(encoded)) return send(encoded.right)
+    return encoded.pipe(
       Effect.flatMap(send),
       Effect.catchAll((error) =>
         this.reject(envelope, new MessageNotSerializable({ address: `${this.id}/${envelope.path}`, detail: `reply: ${error.message}` }))
@@ -532,9 +609,10 @@ export class NodeImpl implements Actor.NodeLike {
     )
   }
 
+  /** Sends a delivery failure to a remote asker now; what is left to run. */
   private reject(envelope: Envelope.Envelope, error: DeliveryError): Effect.Effect<void> {
     const transport = this.transport!
-    return Effect.ignore(transport.send({
+    return ignored(Transport.sendNow(transport, {
       from: this.id,
       to: envelope.from,
       path: Envelope.replyPath,
@@ -546,7 +624,16 @@ export class NodeImpl implements Actor.NodeLike {
   }
 }
 
-/** Handles one delivery: a tell returns the new state; an ask also answers its asker. */
+/** `Effect.ignore`, without an effect when there is nothing left to run. */
+const ignored = (effect: Effect.Effect<void, unknown>): Effect.Effect<void> =>
+  effect === Effect.void ? Effect.void : Effect.ignore(effect)
+
+/**
+ * Handles one delivery: a tell returns the new state; an ask also answers its asker. An ask
+ * stays `cell.current` until answered, so that if the handler dies or the actor is stopped
+ * meanwhile, the end of the drain rejects it (one `onExit` per incarnation, not one per ask).
+ * A handler that returns an `Exit` (`Effect.succeed`, `Effect.fail`) is answered without an effect.
+ */
 const handle = <S>(
   cell: Cell,
   handlers: Record<string, (state: S, message: any, ctx: any) => Effect.Effect<any, any, any>>,
@@ -557,32 +644,37 @@ const handle = <S>(
 ): Effect.Effect<S, never, any> => {
   if (delivery instanceof AskDelivery) {
     const message = delivery.message as Actor.Message
+    cell.current = delivery
     const handler = handlers[message._tag]
     if (handler === undefined) return Effect.dieMessage(`${cell.address}: no handler for ${message._tag}`)
-    return handler(state, message, ctx).pipe(
-      Effect.matchEffect({
-        onFailure: (error) => Effect.as(delivery.respond(Exit.fail(error)), state),
-        onSuccess: ([reply, next]: readonly [unknown, S]) =>
-          reply instanceof Actor.Later
-            ? Effect.as(Effect.forkIn(answerLater(cell, delivery, reply), scope), next)
-            : Effect.as(delivery.respond(Exit.succeed(reply)), next)
-      }),
-      Effect.onExit((exit) =>
-        Exit.isFailure(exit)
-          ? delivery.reject(
-            new ActorUnavailable({
-              address: cell.address.toString(),
-              reason: Exit.isInterrupted(exit) ? "stopped" : "failed"
-            })
-          )
-          : Effect.void
-      )
-    )
+    const onFailure = (error: unknown) => answered(cell, delivery.respond(Exit.fail(error)), state)
+    const onSuccess = ([reply, next]: readonly [unknown, S]) =>
+      reply instanceof Actor.Later
+        ? answered(cell, Effect.forkIn(answerLater(cell, delivery, reply), scope), next)
+        : answered(cell, delivery.respond(Exit.succeed(reply)), next)
+    const result = handler(state, message, ctx)
+    if (Exit.isExit(result)) {
+      if (Exit.isSuccess(result)) return onSuccess(result.value as readonly [unknown, S])
+      if (Cause.isFailType(result.cause)) return onFailure(result.cause.error)
+    }
+    return Effect.matchEffect(result, { onFailure, onSuccess })
   }
   const message = delivery as Actor.Message
   const handler = handlers[message._tag]
   if (handler === undefined) return Effect.dieMessage(`${cell.address}: no handler for ${message._tag}`)
   return handler(state, message, ctx) as Effect.Effect<S, never, any>
+}
+
+/** `next` once `answering` has run; the ask is then no longer the cell's to reject. */
+const answered = <S>(cell: Cell, answering: Effect.Effect<unknown>, next: S): Effect.Effect<S> => {
+  if (answering === Effect.void) {
+    cell.current = undefined
+    return Exit.succeed(next)
+  }
+  return Effect.map(answering, () => {
+    cell.current = undefined
+    return next
+  })
 }
 
 /** Runs a `Later` reply and answers with its result; a defect or interruption is `ActorUnavailable`. */
