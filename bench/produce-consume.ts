@@ -15,10 +15,25 @@
  *
  * BENCH_PREWARM=0 skips the throwaway run; BENCH_MARKS=1 prints each throughput run's window on the
  * monotonic clock to stderr (to cut a `--cpu-prof` profile to it).
+ *
+ * On Linux the bench runs itself in a child with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` (see
+ * `runWithMallocHugePages` in workload.ts; `mallocHugePages` in the output says which way it ran);
+ * BENCH_HUGEPAGES=0 measures without.
  */
 import { Admin, Consumer, EmbeddedCluster, InProcess, Producer } from "@fiberlog/core"
 import { Chunk, Effect, Queue } from "effect"
-import { percentile, producerSettings, sendChunk, sendChunkOf, topicPartitions, value, valueBytes, warmupRecords } from "./workload.js"
+import {
+  mallocHugePages,
+  percentile,
+  producerSettings,
+  runWithMallocHugePages,
+  sendChunk,
+  sendChunkOf,
+  topicPartitions,
+  value,
+  valueBytes,
+  warmupRecords
+} from "./workload.js"
 
 const N = Number(process.env.BENCH_RECORDS ?? 300_000)
 /** Measured throughput runs per scenario (BENCH_ROUNDS); the median is printed, and every run's rate in `runs`. */
@@ -90,8 +105,17 @@ const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queu
       yield* reader.await
       const seconds = (performance.now() - start) / 1000
       const cpu = process.cpuUsage(cpuStart)
-      // BENCH_MARKS=1: each throughput run's window on the monotonic clock (µs), to cut a CPU profile to it.
-      if (process.env.BENCH_MARKS) console.error(JSON.stringify({ mark: name, fromUs: Number(hrStart / 1000n), toUs: Number(process.hrtime.bigint() / 1000n) }))
+      // BENCH_MARKS=1: each throughput run's window on the monotonic clock (µs), to cut a CPU profile to
+      // it, and in ms since the process started (`--trace-gc` lines carry that time).
+      if (process.env.BENCH_MARKS) {
+        console.error(JSON.stringify({
+          mark: name,
+          fromUs: Number(hrStart / 1000n),
+          toUs: Number(process.hrtime.bigint() / 1000n),
+          fromMs: Math.round(start),
+          toMs: Math.round(performance.now())
+        }))
+      }
       // Process CPU time (every thread: GC helpers too) per record: steadier than the rate on a shared machine.
       runs.push({ perSec: N / seconds, cpuUsPerRecord: (cpu.user + cpu.system) / N })
     }
@@ -130,7 +154,8 @@ const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queu
       ratioToQueue: Number((perSec / queuePerSec).toFixed(3)),
       runs: runs.map((r) => Math.round(r.perSec)),
       ...producerSettings,
-      payload: "shared"
+      payload: "shared",
+      mallocHugePages
     }))
   }).pipe(Effect.scoped)
 
@@ -148,7 +173,9 @@ const program = Effect.gen(function*() {
   if (only === undefined || only === "rf3-acksall") yield* scenario("rf3-acksall", 3, "all", queuePerSec)
 })
 
-Effect.runPromise(program.pipe(Effect.provide(InProcess.layer()))).then(() => process.exit(0), (e) => {
-  console.error(e)
-  process.exit(1)
-})
+runWithMallocHugePages(() =>
+  Effect.runPromise(program.pipe(Effect.provide(InProcess.layer()))).then(() => process.exit(0), (e) => {
+    console.error(e)
+    process.exit(1)
+  })
+)

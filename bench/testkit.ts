@@ -2,10 +2,15 @@
  * Schedules per minute: how many 3-broker, 30-simulated-second fault schedules (workload,
  * nemesis with 3+ faults, heal, settle, liveness, drain, every checker) the testkit runs per
  * minute of wall time, on one core. Schedules are independent simulations: with
- * `FIBERLOG_BENCH_WORKERS=n` they run in n child processes (worth it only on idle cores; on this
- * shared, loaded 2-core machine two workers measured slower than one, each paying its own JIT warm-up).
- * Prints `{"name": "schedules", "perMinute": n}` (all workers), plus `perMinutePerWorker`.
- * The clock starts once every worker has loaded its modules (the first cases still pay the JIT).
+ * `FIBERLOG_BENCH_WORKERS=n` they run in n child processes (on this 2-vCPU VM two workers measured
+ * no faster than one: each ran its schedules at about half the speed).
+ *
+ * Like a JMH run, each worker first runs `FIBERLOG_BENCH_WARMUP` schedules (default 8) untimed, so
+ * that the figure is the rate a long property run (`npm test` runs 200 schedules in one process)
+ * settles at, not V8 compiling the code: the first three schedules of a process take several times
+ * as long as the rest. Then it times `FIBERLOG_BENCH_SCHEDULES` (default 40) others.
+ * Prints `{"name": "schedules", "perMinute": n}` (all workers), plus `perMinutePerWorker`, and
+ * `coldMsPerSchedule`: the warm-up's wall time per schedule.
  */
 import { availableParallelism } from "node:os"
 import { type ChildProcess, fork } from "node:child_process"
@@ -15,7 +20,8 @@ import * as Property from "../packages/testkit/src/Property.js"
 
 const brokers = 3
 const durationMs = 30_000
-const count = Number(process.env.FIBERLOG_BENCH_SCHEDULES ?? 12)
+const count = Number(process.env.FIBERLOG_BENCH_SCHEDULES ?? 40)
+const warmup = Math.max(0, Number(process.env.FIBERLOG_BENCH_WARMUP ?? 8))
 const workers = Math.max(1, Math.min(availableParallelism(), Number(process.env.FIBERLOG_BENCH_WORKERS ?? 1) || 1))
 
 /**
@@ -43,7 +49,21 @@ export const options: Property.Options = {
   checkers: ["lost-write", "duplicate", "inconsistent-offsets", "nonmonotonic-poll", "unseen", "leader-not-from-isr", "liveness"]
 }
 
-const cases = () => fc.sample(fc.record({ seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), schedule: options.schedule }), { seed: 1, numRuns: count })
+/** The measured cases, then each worker's warm-up cases (other seeds, from the same stream). */
+const sample = () =>
+  fc.sample(fc.record({ seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), schedule: options.schedule }), {
+    seed: 1,
+    numRuns: count + warmup * workers
+  })
+const cases = () => sample().slice(0, count)
+const warmupCases = (index: number) => sample().slice(count + warmup * index, count + warmup * (index + 1))
+
+/** Runs the warm-up cases; their wall time per schedule in ms. */
+const warm = async (index: number) => {
+  const start = performance.now()
+  await Effect.runPromise(runAll(warmupCases(index)))
+  return warmup === 0 ? 0 : Math.round((performance.now() - start) / warmup)
+}
 
 /** Runs `mine` one after another; the number of findings. */
 const runAll = (mine: ReadonlyArray<Property.Case>) =>
@@ -53,18 +73,20 @@ const runAll = (mine: ReadonlyArray<Property.Case>) =>
     return findings
   })
 
-/** Worker: runs cases `index, index + workers, ...` when told to start; sends the findings count. */
-const worker = (index: number) => {
+/** Worker: warms up, then runs cases `index, index + workers, ...` when told to start; sends the findings count. */
+const worker = async (index: number) => {
   const mine = cases().filter((_, i) => i % workers === index)
+  const coldMs = await warm(index)
   process.once("message", () => {
     Effect.runPromise(runAll(mine)).then((findings) => process.send!({ findings }, () => process.disconnect()))
   })
-  process.send!("ready")
+  process.send!({ coldMs })
 }
 
 const main = async () => {
   if (workers === 1) {
     const all = cases()
+    const coldMsPerSchedule = await warm(0)
     const start = performance.now()
     const cpu = process.cpuUsage()
     const findings = await Effect.runPromise(runAll(all))
@@ -72,13 +94,24 @@ const main = async () => {
     const used = process.cpuUsage(cpu)
     // CPU time per schedule: steadier than wall time on a machine shared with other work.
     const cpuMsPerSchedule = Math.round((used.user + used.system) / 1_000 / count)
-    console.log(JSON.stringify({ name: "schedules", perMinute, cpuMsPerSchedule, workers, schedules: count, brokers, simulatedMs: durationMs, findings }))
+    console.log(JSON.stringify({
+      name: "schedules",
+      perMinute,
+      cpuMsPerSchedule,
+      coldMsPerSchedule,
+      workers,
+      schedules: count,
+      warmup,
+      brokers,
+      simulatedMs: durationMs,
+      findings
+    }))
     return
   }
   // A child inherits tsx's loader and the source condition through `process.execArgv`.
   const children: Array<ChildProcess> = Array.from({ length: Math.min(workers, count) }, (_, index) =>
     fork(process.argv[1]!, [], { env: { ...process.env, FIBERLOG_BENCH_WORKER: String(index) } }))
-  await Promise.all(children.map((c) => new Promise<void>((resolve) => c.once("message", () => resolve()))))
+  const colds = await Promise.all(children.map((c) => new Promise<number>((resolve) => c.once("message", (m: { coldMs: number }) => resolve(m.coldMs)))))
   const start = performance.now()
   const results = await Promise.all(children.map((c) =>
     new Promise<number>((resolve, reject) => {
@@ -94,8 +127,10 @@ const main = async () => {
     name: "schedules",
     perMinute,
     perMinutePerWorker: Math.round(perMinute / children.length),
+    coldMsPerSchedule: Math.round(colds.reduce((a, b) => a + b, 0) / colds.length),
     workers: children.length,
     schedules: count,
+    warmup,
     brokers,
     simulatedMs: durationMs,
     findings
@@ -103,5 +138,5 @@ const main = async () => {
 }
 
 const workerIndex = process.env.FIBERLOG_BENCH_WORKER
-if (workerIndex !== undefined && process.send !== undefined) worker(Number(workerIndex))
+if (workerIndex !== undefined && process.send !== undefined) void worker(Number(workerIndex))
 else if (process.argv[1]?.endsWith("testkit.ts")) main()

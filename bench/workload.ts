@@ -3,6 +3,7 @@
  * share: the record size, the send chunks, the warm-up, the producer settings and the shared
  * payload, and the percentile they report latencies by.
  */
+import { spawn } from "node:child_process"
 import type { Producer } from "@fiberlog/core"
 import { Effect } from "effect"
 
@@ -35,8 +36,39 @@ export const payload = value()
  * answer alive (and growing the heap) for the whole measured run.
  */
 export const sendChunkOf = (producer: Producer.Producer, topic: string) =>
-  Effect.asVoid(producer.send({ topic, messages: Array.from({ length: sendChunk }, () => ({ value: payload })) }))
+  Effect.suspend(() => {
+    // A message object per record, as a user (and Kafka's `ProducerPerformance`) makes them; in a
+    // plain loop, as `Array.from` with a mapping function costs several times as much per element.
+    const messages = new Array<{ readonly value: Uint8Array }>(sendChunk)
+    for (let i = 0; i < sendChunk; i++) messages[i] = { value: payload }
+    return Effect.asVoid(producer.send({ topic, messages }))
+  })
 
 /** The `p` quantile (0..1) of ascending `sorted`. */
 export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+
+/** The glibc tunable that lets `malloc` back its large blocks with transparent huge pages. */
+const hugePagesTunable = "glibc.malloc.hugetlb=1"
+
+/** Whether this process runs with {@link hugePagesTunable} (printed with the figures). */
+export const mallocHugePages = (process.env.GLIBC_TUNABLES ?? "").includes(hugePagesTunable)
+
+/**
+ * Runs `main`, on Linux in a child process started with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`
+ * unless this one already has it (BENCH_HUGEPAGES=0 runs it as it is). The in-process logs keep
+ * every batch in memory that `malloc` hands out, and on this VM the first touch of a fresh 4 KiB
+ * page costs about 10 µs: at 1M records/s that is a quarter of a core. With the tunable, glibc
+ * advises huge pages for its large blocks (2 MiB per fault instead of 4 KiB), as a JVM would be
+ * run with `-XX:+UseTransparentHugePages`. It changes how memory is mapped, not what runs.
+ */
+export const runWithMallocHugePages = (main: () => void): void => {
+  if (process.platform !== "linux" || mallocHugePages || process.env.BENCH_HUGEPAGES === "0") return main()
+  const tunables = [process.env.GLIBC_TUNABLES, hugePagesTunable].filter((t) => t !== undefined && t !== "").join(":")
+  // The child inherits tsx's loader and the source condition through `process.execArgv`.
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, GLIBC_TUNABLES: tunables }
+  })
+  child.on("exit", (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)))
+}
