@@ -9,8 +9,8 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Scope } from "effect"
-import { Schema } from "effect"
+import type { Exit, Scope } from "effect"
+import { Effect, Schema } from "effect"
 import type { ActorAlreadyExists, AskTimeout, DeliveryError, InvalidActorName } from "./ActorError.js"
 import type { Address } from "./Address.js"
 import type { Terminated } from "./Terminated.js"
@@ -82,6 +82,22 @@ export class Later<A, E> {
 
 /** Answers the ask later with the result of `effect` (see `Later`). */
 export const later = <A, E>(effect: Effect.Effect<A, E>): Later<A, E> => new Later(effect)
+
+/**
+ * A `Later` completed by a callback instead of an effect: the runtime calls `register` at once with
+ * the function that answers the ask, and runs no fiber for it (acks=all produces, which wait on the
+ * high watermark, are most of a replica's replies). If the incarnation ends first, the ask is
+ * rejected (`ActorUnavailable`, "stopped", as an interrupted `Later`) and a later answer is ignored.
+ */
+export class LaterCallback<A, E> extends Later<A, E> {
+  constructor(readonly register: (answer: (exit: Exit.Exit<A, E>) => void) => void) {
+    super(Effect.async<A, E>((resume) => register(resume)))
+  }
+}
+
+/** Answers the ask when `register`'s callback is called (see `LaterCallback`). */
+export const laterCallback = <A, E>(register: (answer: (exit: Exit.Exit<A, E>) => void) => void): Later<A, E> =>
+  new LaterCallback(register)
 
 /** The handler for one message type. */
 export type Handler<A, M, S, R> = M extends Request ? (

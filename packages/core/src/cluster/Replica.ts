@@ -283,41 +283,46 @@ export const behavior = (options: Options) => {
       advanceHighWatermark(options, state)
     })
 
-  /** Follower: the fetch loop. Each response goes to the actor, which appends and says where to go on. */
-  const fetchLoop = (ctx: Actor.Context<P.ReplicaProtocol>, leaderNode: string, leaderEpoch: number) =>
-    Effect.gen(function*() {
-      const leader = ctx.node.ref(
-        new Address.Address({ node: NodeId.make(leaderNode), path: P.replicaPath(tp.topic, tp.partition) }, true),
-        P.ReplicaProtocol
-      )
-      let fetchOffset = yield* log.logEndOffset
-      let lastEpoch = LeaderEpochCache.latestEpoch(yield* log.epochs)
-      while (true) {
-        const response = yield* Effect.either(
-          leader.ask(
-            new P.Fetch({
-              ...tp,
-              fetchOffset,
-              maxBytes: options.fetchMaxBytes,
-              maxWaitMs: options.fetchMaxWaitMs,
-              minBytes: 1,
-              replicaId: options.brokerId,
-              currentLeaderEpoch: leaderEpoch,
-              lastFetchedEpoch: lastEpoch
-            }, true),
-            { timeoutMs: options.fetchMaxWaitMs + 5_000 }
-          )
-        )
-        if (Either.isLeft(response)) {
-          yield* Effect.sleep(Duration.millis(options.fetchBackoffMs))
-          continue
+  /**
+   * Follower: the fetch loop. Each response goes to the actor, which appends and says where to go
+   * on. A plain recursive chain rather than a generator: it runs once per replication round trip.
+   */
+  const fetchLoop = (ctx: Actor.Context<P.ReplicaProtocol>, leaderNode: string, leaderEpoch: number) => {
+    const leader = ctx.node.ref(
+      new Address.Address({ node: NodeId.make(leaderNode), path: P.replicaPath(tp.topic, tp.partition) }, true),
+      P.ReplicaProtocol
+    )
+    const fetchFrom = (fetchOffset: number, lastEpoch: number): Effect.Effect<void, unknown> =>
+      Effect.matchEffect(
+        leader.ask(
+          new P.Fetch({
+            ...tp,
+            fetchOffset,
+            maxBytes: options.fetchMaxBytes,
+            maxWaitMs: options.fetchMaxWaitMs,
+            minBytes: 1,
+            replicaId: options.brokerId,
+            currentLeaderEpoch: leaderEpoch,
+            lastFetchedEpoch: lastEpoch
+          }, true),
+          { timeoutMs: options.fetchMaxWaitMs + 5_000 }
+        ),
+        {
+          onFailure: () =>
+            Effect.zipRight(Effect.sleep(Duration.millis(options.fetchBackoffMs)), Effect.suspend(() => fetchFrom(fetchOffset, lastEpoch))),
+          onSuccess: (response) =>
+            Effect.flatMap(
+              ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response }, true), { timeoutMs: 60_000 }),
+              (next) => next.stop ? Effect.void : fetchFrom(next.logEndOffset, next.lastEpoch)
+            )
         }
-        const next = yield* ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response.right }, true), { timeoutMs: 60_000 })
-        if (next.stop) return
-        fetchOffset = next.logEndOffset
-        lastEpoch = next.lastEpoch
-      }
-    }).pipe(Effect.catchAll(() => Effect.void))
+      )
+    return Effect.zipWith(log.logEndOffset, log.epochs, (fetchOffset, epochs) => [fetchOffset, LeaderEpochCache.latestEpoch(epochs)] as const)
+      .pipe(
+        Effect.flatMap(([fetchOffset, lastEpoch]) => fetchFrom(fetchOffset, lastEpoch)),
+        Effect.catchAll(() => Effect.void)
+      )
+  }
 
   const becomeFollower = (ctx: Actor.Context<P.ReplicaProtocol>, state: State, epochChanged: boolean) =>
     Effect.gen(function*() {
@@ -335,6 +340,134 @@ export const behavior = (options: Options) => {
         state.fetcher = yield* Effect.forkIn(fetchLoop(ctx, leaderNode, partition.leaderEpoch), state.scope)
       }
     })
+
+  type Reply<R extends Schema.WithResult.Any> = Effect.Effect<
+    readonly [Schema.WithResult.Success<R> | Actor.Later<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>, State],
+    Schema.WithResult.Failure<R>
+  >
+
+  /** Produce's answer once appended (or found a duplicate): at once, or when acks=all is settled. */
+  const acked = (state: State, req: P.Produce, result: P.ProduceResult): Reply<P.Produce> => {
+    if (req.acks !== -1 || state.highWatermark > result.lastOffset) return Effect.succeed([result, state] as const)
+    // Settled by the high watermark (`settleAcks`), a lost leadership, or the deadline.
+    const outcome = new Deadlines.Outcome<P.ProduceResult, ProduceFailure>(() =>
+      new Errors.RequestTimedOut({ ...tp, timeoutMs: req.timeoutMs })
+    )
+    state.pendingAcks.push({ requiredOffset: result.lastOffset + 1, result, outcome })
+    settleAcks(options, state)
+    const reply = [Actor.laterCallback<P.ProduceResult, ProduceFailure>((answer) => outcome.onComplete(answer)), state] as const
+    if (outcome.settled) return Effect.succeed(reply)
+    const added = state.deadlines.add(req.timeoutMs, outcome)
+    return added === Effect.void ? Effect.succeed(reply) : Effect.as(added, reply)
+  }
+
+  /** Fetch, once the leader epoch and the diverging-epoch checks have passed. */
+  const serveFetch = (
+    ctx: Actor.Context<P.ReplicaProtocol>,
+    state: State,
+    req: P.Fetch,
+    logStartOffset: number
+  ): Reply<P.Fetch> => {
+    const leaderEpoch = state.partition!.leaderEpoch
+    const isFollower = req.replicaId >= 0
+    const limit = () => isFollower ? state.logEndOffset : state.highWatermark
+    if (req.fetchOffset < logStartOffset || req.fetchOffset > state.logEndOffset) {
+      return Effect.fail(
+        new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
+      )
+    }
+    let maintained: Effect.Effect<void> = Effect.void
+    if (isFollower) {
+      const now = state.deadlines.nowMs()
+      const follower = state.followers.get(req.replicaId) ?? Isr.initialFollower(req.replicaId, false, now)
+      state.followers.set(
+        req.replicaId,
+        Isr.onFollowerFetch(follower, { fetchOffset: req.fetchOffset, fetchTimeMs: now, leaderLogEndOffset: state.logEndOffset })
+      )
+      advanceHighWatermark(options, state)
+      maintained = maintainIsr(ctx, state, now)
+    }
+    const read = () =>
+      Effect.mapError(readBelow(log, req.fetchOffset, req.maxBytes, limit()), (error) =>
+        error._tag === "OffsetOutOfRange"
+          ? new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
+          : storageError(options)(error))
+    const answer = (available: PartitionLog.ReadResult | undefined): Reply<P.Fetch> => {
+      const bytes = available?.batches.reduce((n, b) => n + b.length, 0) ?? 0
+      if (available !== undefined && (bytes >= req.minBytes || req.maxWaitMs <= 0)) {
+        return Effect.succeed([fetchResult(state, available.batches, logStartOffset), state] as const)
+      }
+      if (req.maxWaitMs <= 0) return Effect.succeed([fetchResult(state, [], logStartOffset), state] as const)
+      // Long poll: wait until there are `minBytes` below the limit (the log end for followers,
+      // woken by appends; the high watermark for consumers, woken when it moves) or until
+      // `maxWaitMs` has passed, then answer with whatever there is. The wake-up is fired by
+      // those moves or by the replica's deadline sweeper: no timer or race per poll.
+      const deadlines = state.deadlines
+      const deadlineMs = deadlines.nowMs() + req.maxWaitMs
+      const wakeup = new Deadlines.Wakeup()
+      const park = () => {
+        if (isFollower) state.followerWaiters = parked(state.followerWaiters, wakeup)
+        else state.consumerWaiters = parked(state.consumerWaiters, wakeup)
+      }
+      park()
+      const added = deadlines.add(req.maxWaitMs, wakeup)
+      const later = Effect.gen(function*() {
+        while (true) {
+          yield* wakeup.await
+          // Re-armed before looking, so a wake-up from here on (the deadline included) is kept.
+          wakeup.rearm()
+          if (state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch) {
+            wakeup.settled = true
+            return yield* Effect.fail(notLeader(options, state))
+          }
+          const seen = limit()
+          const result = req.fetchOffset < seen ? yield* read() : undefined
+          const bytes = result?.batches.reduce((n, b) => n + b.length, 0) ?? 0
+          if (bytes >= req.minBytes || deadlines.nowMs() >= deadlineMs) {
+            wakeup.settled = true
+            return fetchResult(state, result?.batches ?? [], logStartOffset)
+          }
+          // Not enough yet: park again; if the limit moved while reading, look again at once.
+          park()
+          if (limit() !== seen) wakeup.fire()
+        }
+      })
+      const reply = [Actor.later(later), state] as const
+      return added === Effect.void ? Effect.succeed(reply) : Effect.as(added, reply)
+    }
+    const respond = () => req.fetchOffset < limit() ? Effect.flatMap(read(), answer) : answer(undefined)
+    return maintained === Effect.void ? respond() : Effect.zipRight(maintained, Effect.suspend(respond))
+  }
+
+  /** Follower: KIP-101 truncation to where the leader says the logs diverge. */
+  const truncateTo = (diverging: { readonly epoch: number; readonly endOffset: number }) =>
+    Effect.gen(function*() {
+      const target = Math.min(diverging.endOffset, yield* log.logEndOffset)
+      yield* Effect.logInfo(`replica ${tp.topic}:${tp.partition}@${options.brokerId}: truncating to ${target} (leader epoch ${diverging.epoch})`)
+      yield* Effect.orDie(log.truncateTo(target))
+    })
+
+  /** Follower: appends `batches` from `index` on, in order, and keeps the producers' state. */
+  const appendAsFollower = (state: State, batches: ReadonlyArray<Uint8Array>, index: number): Effect.Effect<void> => {
+    if (index >= batches.length) return Effect.void
+    const batch = batches[index]!
+    return Effect.matchEffect(log.appendAsFollower(batch), {
+      onFailure: Effect.die,
+      onSuccess: (info) => {
+        const h = RecordBatch.header(batch)
+        if (h.producerId !== ProducerState.noProducerId) {
+          state.producers = ProducerState.onAppend(state.producers, {
+            producerId: h.producerId,
+            producerEpoch: h.producerEpoch,
+            baseSequence: h.baseSequence,
+            recordCount: h.recordCount,
+            baseOffset: info.baseOffset
+          })
+        }
+        return appendAsFollower(state, batches, index + 1)
+      }
+    })
+  }
 
   return Actor.behavior({
     protocol: P.ReplicaProtocol,
@@ -383,154 +516,92 @@ export const behavior = (options: Options) => {
           else yield* becomeFollower(ctx, state, epochChanged)
           return state
         }),
-      Produce: (state, req) =>
-        Effect.gen(function*() {
-          if (state.role !== "leader" || state.partition === undefined || state.config === undefined) {
-            return yield* Effect.fail(notLeader(options, state))
-          }
-          const config = state.config
-          if (req.batch.length > config.maxMessageBytes) {
-            return yield* Effect.fail(
-              new Errors.RecordTooLarge({ ...tp, sizeBytes: req.batch.length, maxMessageBytes: config.maxMessageBytes })
+      // Produce, Fetch, ApplyFetch and Tick are plain chains (no generator) that return an `Exit`
+      // where they can answer at once: the actor runtime then answers without running an effect.
+      Produce: (state, req) => {
+        if (state.role !== "leader" || state.partition === undefined || state.config === undefined) {
+          return Effect.fail(notLeader(options, state))
+        }
+        const config = state.config
+        const partition = state.partition
+        if (req.batch.length > config.maxMessageBytes) {
+          return Effect.fail(new Errors.RecordTooLarge({ ...tp, sizeBytes: req.batch.length, maxMessageBytes: config.maxMessageBytes }))
+        }
+        // The header is checked here and the CRC by the log as it appends (every PartitionLog
+        // refuses a corrupt batch): one pass over the bytes, not two. A path that answers without
+        // appending (an error, a duplicate) checks the CRC first, so a corrupt batch always gets
+        // InvalidRequest, whatever its header claims.
+        const header = RecordBatch.validateHeader(req.batch)
+        if (Either.isLeft(header)) return Effect.fail(corruptBatch(header.left))
+        const crcFirst = <E>(error: E) => RecordBatch.crcMatches(req.batch) ? error : corruptBatch(RecordBatch.crcMismatch())
+        if (req.acks === -1) {
+          const enough = Isr.checkEnoughReplicas(tp, "all", partition.isr.length, config.minInsyncReplicas)
+          if (Either.isLeft(enough)) return Effect.fail(crcFirst(enough.left))
+        }
+        const h = header.right
+        const idempotent = h.producerId !== ProducerState.noProducerId
+        const batchInfo = {
+          producerId: h.producerId,
+          producerEpoch: h.producerEpoch,
+          baseSequence: h.baseSequence,
+          recordCount: h.recordCount
+        }
+        const check = idempotent ? ProducerState.check(state.producers, batchInfo) : undefined
+        if (check !== undefined && Either.isLeft(check)) return Effect.fail(crcFirst(check.left))
+        const duplicate = check !== undefined && check.right._tag === "Duplicate" ? check.right : undefined
+        if (duplicate !== undefined && !RecordBatch.crcMatches(req.batch)) return Effect.fail(corruptBatch(RecordBatch.crcMismatch()))
+        return Effect.flatMap(log.logStartOffset, (logStartOffset) => {
+          if (duplicate !== undefined) {
+            return acked(
+              state,
+              req,
+              new P.ProduceResult(
+                { baseOffset: duplicate.baseOffset, lastOffset: duplicate.lastOffset, logAppendTimeMs: -1, logStartOffset },
+                true
+              )
             )
           }
-          // The header is checked here and the CRC by the log as it appends (every PartitionLog
-          // refuses a corrupt batch): one pass over the bytes, not two. A path that answers without
-          // appending (an error, a duplicate) checks the CRC first, so a corrupt batch always gets
-          // InvalidRequest, whatever its header claims.
-          const header = RecordBatch.validateHeader(req.batch)
-          if (Either.isLeft(header)) return yield* Effect.fail(corruptBatch(header.left))
-          const crcFirst = <E>(error: E) => RecordBatch.crcMatches(req.batch) ? error : corruptBatch(RecordBatch.crcMismatch())
-          if (req.acks === -1) {
-            yield* Effect.mapError(
-              Isr.checkEnoughReplicas(tp, "all", state.partition.isr.length, config.minInsyncReplicas),
-              crcFirst
-            )
-          }
-          const h = header.right
-          const idempotent = h.producerId !== ProducerState.noProducerId
-          const batchInfo = {
-            producerId: h.producerId,
-            producerEpoch: h.producerEpoch,
-            baseSequence: h.baseSequence,
-            recordCount: h.recordCount
-          }
-          let result: P.ProduceResult
-          const logStartOffset = yield* log.logStartOffset
-          const check = idempotent ? yield* Effect.mapError(ProducerState.check(state.producers, batchInfo), crcFirst) : undefined
-          if (check?._tag === "Duplicate") {
-            if (!RecordBatch.crcMatches(req.batch)) return yield* Effect.fail(corruptBatch(RecordBatch.crcMismatch()))
-            result = new P.ProduceResult(
-              { baseOffset: check.baseOffset, lastOffset: check.lastOffset, logAppendTimeMs: -1, logStartOffset },
-              true
-            )
-          } else {
-            // A batch built in this process and handed over for the first time is kept as it is
-            // (offsets patched in its header) instead of copied; a retried or received one is copied.
-            const transfer = BatchBuilder.claim(req.batch)
-            const info = yield* Effect.mapError(
-              log.append(req.batch, { leaderEpoch: state.partition.leaderEpoch, transfer }),
-              (error) => error._tag === "CorruptRecord" ? corruptBatch(error) : storageError(options)(error)
-            )
-            if (idempotent) state.producers = ProducerState.onAppend(state.producers, { ...batchInfo, baseOffset: info.baseOffset })
-            state.logEndOffset = info.lastOffset + 1
-            result = new P.ProduceResult({ ...info, logStartOffset }, true)
-            wakeFollowers(state)
-            advanceHighWatermark(options, state)
-          }
-          if (req.acks !== -1 || state.highWatermark > result.lastOffset) return [result, state] as const
-          // Settled by the high watermark (`settleAcks`), a lost leadership, or the deadline.
-          const outcome = new Deadlines.Outcome<P.ProduceResult, ProduceFailure>(() =>
-            new Errors.RequestTimedOut({ ...tp, timeoutMs: req.timeoutMs })
-          )
-          state.pendingAcks.push({ requiredOffset: result.lastOffset + 1, result, outcome })
-          settleAcks(options, state)
-          if (!outcome.settled) yield* state.deadlines.add(req.timeoutMs, outcome)
-          return [Actor.later(outcome.await), state] as const
-        }),
-      Fetch: (state, req, ctx) =>
-        Effect.gen(function*() {
-          if (state.role !== "leader" || state.partition === undefined) return yield* Effect.fail(notLeader(options, state))
-          const leaderEpoch = state.partition.leaderEpoch
-          if (req.currentLeaderEpoch !== undefined && req.currentLeaderEpoch !== leaderEpoch) {
-            return yield* Effect.fail(
-              req.currentLeaderEpoch < leaderEpoch
-                ? new Errors.FencedLeaderEpoch({ ...tp, leaderEpoch: req.currentLeaderEpoch, currentLeaderEpoch: leaderEpoch })
-                : notLeader(options, state)
-            )
-          }
-          const logStartOffset = yield* log.logStartOffset
-          const isFollower = req.replicaId >= 0
-          if (isFollower && req.lastFetchedEpoch !== undefined && req.lastFetchedEpoch >= 0) {
-            const end = yield* log.endOffsetFor(req.lastFetchedEpoch)
-            if (end.leaderEpoch < req.lastFetchedEpoch || end.endOffset < req.fetchOffset) {
-              const divergingEpoch = { epoch: end.leaderEpoch, endOffset: Math.max(end.endOffset, logStartOffset) }
-              return [fetchResult(state, [], logStartOffset, { divergingEpoch }), state] as const
-            }
-          }
-          const limit = () => isFollower ? state.logEndOffset : state.highWatermark
-          if (req.fetchOffset < logStartOffset || req.fetchOffset > state.logEndOffset) {
-            return yield* Effect.fail(
-              new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
-            )
-          }
-          if (isFollower) {
-            const now = yield* Clock.currentTimeMillis
-            const follower = state.followers.get(req.replicaId) ?? Isr.initialFollower(req.replicaId, false, now)
-            state.followers.set(
-              req.replicaId,
-              Isr.onFollowerFetch(follower, { fetchOffset: req.fetchOffset, fetchTimeMs: now, leaderLogEndOffset: state.logEndOffset })
-            )
-            advanceHighWatermark(options, state)
-            yield* maintainIsr(ctx, state, now)
-          }
-          const read = () =>
-            Effect.mapError(readBelow(log, req.fetchOffset, req.maxBytes, limit()), (error) =>
-              error._tag === "OffsetOutOfRange"
-                ? new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
-                : storageError(options)(error))
-          const available = req.fetchOffset < limit() ? yield* read() : undefined
-          const bytes = available?.batches.reduce((n, b) => n + b.length, 0) ?? 0
-          if (available !== undefined && (bytes >= req.minBytes || req.maxWaitMs <= 0)) {
-            return [fetchResult(state, available.batches, logStartOffset), state] as const
-          }
-          if (req.maxWaitMs <= 0) return [fetchResult(state, [], logStartOffset), state] as const
-          // Long poll: wait until there are `minBytes` below the limit (the log end for followers,
-          // woken by appends; the high watermark for consumers, woken when it moves) or until
-          // `maxWaitMs` has passed, then answer with whatever there is. The wake-up is fired by
-          // those moves or by the replica's deadline sweeper: no timer or race per poll.
-          const deadlines = state.deadlines
-          const deadlineMs = deadlines.nowMs() + req.maxWaitMs
-          const wakeup = new Deadlines.Wakeup()
-          const park = () => {
-            if (isFollower) state.followerWaiters = parked(state.followerWaiters, wakeup)
-            else state.consumerWaiters = parked(state.consumerWaiters, wakeup)
-          }
-          park()
-          yield* deadlines.add(req.maxWaitMs, wakeup)
-          const answer = Effect.gen(function*() {
-            while (true) {
-              yield* wakeup.await
-              // Re-armed before looking, so a wake-up from here on (the deadline included) is kept.
-              wakeup.rearm()
-              if (state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch) {
-                wakeup.settled = true
-                return yield* Effect.fail(notLeader(options, state))
-              }
-              const seen = limit()
-              const result = req.fetchOffset < seen ? yield* read() : undefined
-              const bytes = result?.batches.reduce((n, b) => n + b.length, 0) ?? 0
-              if (bytes >= req.minBytes || deadlines.nowMs() >= deadlineMs) {
-                wakeup.settled = true
-                return fetchResult(state, result?.batches ?? [], logStartOffset)
-              }
-              // Not enough yet: park again; if the limit moved while reading, look again at once.
-              park()
-              if (limit() !== seen) wakeup.fire()
+          // A batch built in this process and handed over for the first time is kept as it is
+          // (offsets patched in its header) instead of copied; a retried or received one is copied.
+          const transfer = BatchBuilder.claim(req.batch)
+          return Effect.matchEffect(log.append(req.batch, { leaderEpoch: partition.leaderEpoch, transfer }), {
+            onFailure: (error) => Effect.fail(error._tag === "CorruptRecord" ? corruptBatch(error) : storageError(options)(error)),
+            onSuccess: (info) => {
+              if (idempotent) state.producers = ProducerState.onAppend(state.producers, { ...batchInfo, baseOffset: info.baseOffset })
+              state.logEndOffset = info.lastOffset + 1
+              const result = new P.ProduceResult({ ...info, logStartOffset }, true)
+              wakeFollowers(state)
+              advanceHighWatermark(options, state)
+              return acked(state, req, result)
             }
           })
-          return [Actor.later(answer), state] as const
-        }),
+        })
+      },
+      Fetch: (state, req, ctx) => {
+        if (state.role !== "leader" || state.partition === undefined) return Effect.fail(notLeader(options, state))
+        const leaderEpoch = state.partition.leaderEpoch
+        if (req.currentLeaderEpoch !== undefined && req.currentLeaderEpoch !== leaderEpoch) {
+          return Effect.fail(
+            req.currentLeaderEpoch < leaderEpoch
+              ? new Errors.FencedLeaderEpoch({ ...tp, leaderEpoch: req.currentLeaderEpoch, currentLeaderEpoch: leaderEpoch })
+              : notLeader(options, state)
+          )
+        }
+        return Effect.flatMap(log.logStartOffset, (logStartOffset) => {
+          const isFollower = req.replicaId >= 0
+          if (isFollower && req.lastFetchedEpoch !== undefined && req.lastFetchedEpoch >= 0) {
+            const lastFetchedEpoch = req.lastFetchedEpoch
+            return Effect.flatMap(log.endOffsetFor(lastFetchedEpoch), (end) => {
+              if (end.leaderEpoch < lastFetchedEpoch || end.endOffset < req.fetchOffset) {
+                const divergingEpoch = { epoch: end.leaderEpoch, endOffset: Math.max(end.endOffset, logStartOffset) }
+                return Effect.succeed([fetchResult(state, [], logStartOffset, { divergingEpoch }), state] as const)
+              }
+              return serveFetch(ctx, state, req, logStartOffset)
+            })
+          }
+          return serveFetch(ctx, state, req, logStartOffset)
+        })
+      },
       ListOffsets: (state, req) =>
         Effect.gen(function*() {
           if (state.role !== "leader") return yield* Effect.fail(notLeader(options, state))
@@ -540,36 +611,25 @@ export const behavior = (options: Options) => {
           const hit = Option.filter(found, (f) => f.offset < state.highWatermark)
           return [Option.getOrElse(hit, () => ({ offset: -1, timestamp: -1 })), state] as const
         }),
-      ApplyFetch: (state, msg) =>
-        Effect.gen(function*() {
-          const stop = { stop: true, logEndOffset: -1, lastEpoch: -1 }
-          if (state.role !== "follower" || state.partition?.leaderEpoch !== msg.leaderEpoch) return [stop, state] as const
-          const result = msg.result
-          if (result.divergingEpoch !== undefined) {
-            const target = Math.min(result.divergingEpoch.endOffset, yield* log.logEndOffset)
-            yield* Effect.logInfo(`replica ${tp.topic}:${tp.partition}@${options.brokerId}: truncating to ${target} (leader epoch ${result.divergingEpoch.epoch})`)
-            yield* Effect.orDie(log.truncateTo(target))
-          } else {
-            for (const batch of result.batches) {
-              const info = yield* Effect.orDie(log.appendAsFollower(batch))
-              const h = RecordBatch.header(batch)
-              if (h.producerId !== ProducerState.noProducerId) {
-                state.producers = ProducerState.onAppend(state.producers, {
-                  producerId: h.producerId,
-                  producerEpoch: h.producerEpoch,
-                  baseSequence: h.baseSequence,
-                  recordCount: h.recordCount,
-                  baseOffset: info.baseOffset
-                })
-              }
-            }
-          }
-          state.logEndOffset = yield* log.logEndOffset
-          state.highWatermark = Math.min(state.logEndOffset, Math.max(state.highWatermark, result.highWatermark))
-          const lastEpoch = LeaderEpochCache.latestEpoch(yield* log.epochs)
-          return [{ stop: false, logEndOffset: state.logEndOffset, lastEpoch }, state] as const
-        }),
-      Tick: (state, _, ctx) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.as(maintainIsr(ctx, state, now), state)),
+      ApplyFetch: (state, msg) => {
+        if (state.role !== "follower" || state.partition?.leaderEpoch !== msg.leaderEpoch) {
+          return Effect.succeed([{ stop: true, logEndOffset: -1, lastEpoch: -1 }, state] as const)
+        }
+        const result = msg.result
+        const applied = result.divergingEpoch !== undefined
+          ? truncateTo(result.divergingEpoch)
+          : appendAsFollower(state, result.batches, 0)
+        return Effect.flatMap(applied, () =>
+          Effect.zipWith(log.logEndOffset, log.epochs, (logEndOffset, epochs) => {
+            state.logEndOffset = logEndOffset
+            state.highWatermark = Math.min(state.logEndOffset, Math.max(state.highWatermark, result.highWatermark))
+            return [{ stop: false, logEndOffset, lastEpoch: LeaderEpochCache.latestEpoch(epochs) }, state] as const
+          }))
+      },
+      Tick: (state, _, ctx) => {
+        const maintained = maintainIsr(ctx, state, state.deadlines.nowMs())
+        return maintained === Effect.void ? Effect.succeed(state) : Effect.as(maintained, state)
+      },
       IsrChangeDone: (state, msg) =>
         Effect.sync(() => {
           state.isrChangeInFlight = false

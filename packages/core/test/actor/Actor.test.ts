@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Ref, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Ref, TestClock } from "effect"
 import { Actor, InProcess, Node, NodeId, Supervision } from "../../src/index.js"
 import { Block, Counter, counter, Crash, Explode, Get, Increment, Overdrawn, Slow, Withdraw } from "./protocol.js"
 
@@ -219,5 +219,46 @@ describe("Actor", () => {
       yield* Deferred.succeed(gate, 10)
       expect(yield* Fiber.join(slow)).toBe(10)
       expect(yield* Effect.flip(Fiber.join(denied))).toEqual(new Overdrawn({ wanted: 50, had: 10 }))
+    }).pipe(Effect.provide(local)))
+
+  it.scoped("Actor.laterCallback answers by callback; if the incarnation crashes first the ask gets ActorUnavailable(stopped) and a late answer is ignored", () =>
+    Effect.gen(function*() {
+      const answers: Array<(exit: Exit.Exit<number, Overdrawn>) => void> = []
+      const node = yield* Node.make({ id: nodeA })
+      const base = counter({})
+      const supervision = Supervision.restart({ maxRestarts: 3, withinMs: 60_000, baseDelayMs: 100 })
+      const ref = yield* node.spawn(
+        "callback",
+        Actor.behavior({
+          protocol: Counter,
+          init: () => Effect.succeed(0),
+          handlers: {
+            ...base.handlers,
+            Withdraw: (n) => Effect.succeed([Actor.laterCallback<number, Overdrawn>((answer) => answers.push(answer)), n] as const)
+          }
+        }),
+        { supervision }
+      )
+      const first = yield* Effect.fork(ref.ask(new Withdraw({ amount: 1 })))
+      yield* Effect.yieldNow() // the forked ask is sent before what follows
+      yield* ref.tell(new Increment({ by: 1 }))
+      expect(yield* ref.ask(new Get())).toBe(1) // the callback ask does not hold the mailbox
+      expect(answers).toHaveLength(1)
+      answers[0]!(Exit.succeed(7))
+      expect(yield* Fiber.join(first)).toBe(7)
+
+      const second = yield* Effect.fork(ref.ask(new Withdraw({ amount: 2 })))
+      yield* Effect.yieldNow()
+      const third = yield* Effect.fork(ref.ask(new Withdraw({ amount: 3 })))
+      yield* Effect.yieldNow()
+      expect(yield* ref.ask(new Get())).toBe(1)
+      answers[2]!(Exit.fail(new Overdrawn({ wanted: 3, had: 1 })))
+      expect(yield* Effect.flip(Fiber.join(third))).toEqual(new Overdrawn({ wanted: 3, had: 1 }))
+      yield* ref.tell(new Crash())
+      const error = yield* Effect.flip(Fiber.join(second))
+      expect(error).toMatchObject({ _tag: "ActorUnavailable", reason: "stopped" })
+      answers[1]!(Exit.succeed(99)) // too late: ignored, nothing breaks
+      yield* TestClock.adjust("100 millis")
+      expect(yield* ref.ask(new Get())).toBe(0) // the new incarnation serves asks
     }).pipe(Effect.provide(local)))
 })

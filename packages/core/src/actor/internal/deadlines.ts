@@ -158,6 +158,15 @@ export class Outcome<A, E> implements Expiring {
     if (onTimeout !== undefined) this.complete(Exit.fail(onTimeout()))
   }
 
+  /**
+   * Calls `callback` with the outcome once there is one (at once if there is). Like `await`, one
+   * waiter at most: for an outcome answered by callback (`Actor.laterCallback`) instead of a fiber.
+   */
+  onComplete(callback: (exit: Exit.Exit<A, E>) => void): void {
+    if (this.exit !== undefined) callback(this.exit)
+    else this.waiter = callback
+  }
+
   /** The outcome, once there is one. */
   readonly await: Effect.Effect<A, E> = Effect.async<A, E>((resume) => {
     if (this.exit !== undefined) resume(this.exit)

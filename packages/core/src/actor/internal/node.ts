@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, FiberId, FiberRef, ParseResult, Schedule, Schema, Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, FiberId, FiberRef, ParseResult, Runtime, Schedule, Schema, Scope } from "effect"
 import * as Envelope from "../../transport/Envelope.js"
 import type { NodeId } from "../../transport/NodeId.js"
 import * as Transport from "../../transport/Transport.js"
@@ -79,6 +79,10 @@ interface Cell {
   escalation: Deferred.Deferred<never> | undefined
   /** The ask being handled, until answered: rejected if the incarnation ends before it is. */
   current: AskDelivery | undefined
+  /** Asks answered by a `LaterCallback` and not yet answered: rejected when the incarnation ends. */
+  laters: Set<AskDelivery>
+  /** The incarnation's runtime, to run what a `LaterCallback`'s answer leaves to run (a transport's send). */
+  runtime: Runtime.Runtime<never> | undefined
   fiber: Fiber.RuntimeFiber<Reason> | undefined
   stopRequested: boolean
   done: boolean
@@ -271,6 +275,8 @@ export class NodeImpl implements Actor.NodeLike {
           position: 0,
           escalation: undefined,
           current: undefined,
+          laters: new Set(),
+          runtime: undefined,
           fiber: undefined,
           stopRequested: false,
           done: false
@@ -332,6 +338,8 @@ export class NodeImpl implements Actor.NodeLike {
       cell.escalation = escalation
       const scope = yield* Effect.scope
       const ctx = this.context(cell, ref, scope)
+      cell.laters = new Set()
+      cell.runtime = yield* Effect.runtime<never>()
       const state = yield* behavior.init(ctx)
       yield* Effect.raceFirst(this.drain(cell, behavior.handlers as any, ctx, state, scope), Deferred.await(escalation))
     }))
@@ -373,12 +381,16 @@ export class NodeImpl implements Actor.NodeLike {
     return Effect.onExit(
       Effect.suspend(() => loop(initial)),
       (exit) => {
+        const rejected = rejectLaters(cell)
         const delivery = cell.current
-        if (delivery === undefined) return Effect.void
+        if (delivery === undefined) return rejected
         cell.current = undefined
-        if (Exit.isSuccess(exit)) return Effect.void
-        return delivery.reject(
-          new ActorUnavailable({ address: cell.address.toString(), reason: Exit.isInterrupted(exit) ? "stopped" : "failed" }, true)
+        if (Exit.isSuccess(exit)) return rejected
+        return Effect.zipRight(
+          rejected,
+          delivery.reject(
+            new ActorUnavailable({ address: cell.address.toString(), reason: Exit.isInterrupted(exit) ? "stopped" : "failed" }, true)
+          )
         )
       }
     )
@@ -649,7 +661,9 @@ const handle = <S>(
     if (handler === undefined) return Effect.dieMessage(`${cell.address}: no handler for ${message._tag}`)
     const onFailure = (error: unknown) => answered(cell, delivery.respond(Exit.fail(error)), state)
     const onSuccess = ([reply, next]: readonly [unknown, S]) =>
-      reply instanceof Actor.Later
+      reply instanceof Actor.LaterCallback
+        ? answered(cell, registerLater(cell, delivery, reply), next)
+        : reply instanceof Actor.Later
         ? answered(cell, Effect.forkIn(answerLater(cell, delivery, reply), scope), next)
         : answered(cell, delivery.respond(Exit.succeed(reply)), next)
     const result = handler(state, message, ctx)
@@ -675,6 +689,32 @@ const answered = <S>(cell: Cell, answering: Effect.Effect<unknown>, next: S): Ef
     cell.current = undefined
     return next
   })
+}
+
+/**
+ * Hands a `LaterCallback` the function that answers its ask (no fiber per reply). The ask is the
+ * incarnation's until answered: `rejectLaters` rejects it if the incarnation ends first, and an
+ * answer after that is ignored.
+ */
+const registerLater = (cell: Cell, delivery: AskDelivery, later: Actor.LaterCallback<unknown, unknown>): Effect.Effect<void> => {
+  const waiting = cell.laters
+  const runtime = cell.runtime!
+  waiting.add(delivery)
+  later.register((exit) => {
+    if (!waiting.delete(delivery)) return
+    const left = delivery.respond(exit)
+    if (left !== Effect.void) Runtime.runFork(runtime)(left)
+  })
+  return Effect.void
+}
+
+/** Rejects the `LaterCallback` asks still unanswered as the incarnation ends (as an interrupted `Later`). */
+const rejectLaters = (cell: Cell): Effect.Effect<void> => {
+  if (cell.laters.size === 0) return Effect.void
+  const waiting = [...cell.laters]
+  cell.laters.clear()
+  const error = new ActorUnavailable({ address: cell.address.toString(), reason: "stopped" }, true)
+  return Effect.forEach(waiting, (delivery) => delivery.reject(error), { discard: true })
 }
 
 /** Runs a `Later` reply and answers with its result; a defect or interruption is `ActorUnavailable`. */
