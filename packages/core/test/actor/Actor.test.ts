@@ -223,7 +223,11 @@ describe("Actor", () => {
 
   it.scoped("Actor.laterCallback answers by callback; if the incarnation crashes first the ask gets ActorUnavailable(stopped) and a late answer is ignored", () =>
     Effect.gen(function*() {
-      const answers: Array<(exit: Exit.Exit<number, Overdrawn>) => void> = []
+      // The answer function handed over for each withdrawal, by amount, once its handler has run.
+      type Answer = (exit: Exit.Exit<number, Overdrawn>) => void
+      const answers = new Map<number, Deferred.Deferred<Answer>>()
+      for (const amount of [1, 2, 3]) answers.set(amount, yield* Deferred.make<Answer>())
+      const answerFor = (amount: number) => Deferred.await(answers.get(amount)!)
       const node = yield* Node.make({ id: nodeA })
       const base = counter({})
       const supervision = Supervision.restart({ maxRestarts: 3, withinMs: 60_000, baseDelayMs: 100 })
@@ -234,31 +238,34 @@ describe("Actor", () => {
           init: () => Effect.succeed(0),
           handlers: {
             ...base.handlers,
-            Withdraw: (n) => Effect.succeed([Actor.laterCallback<number, Overdrawn>((answer) => answers.push(answer)), n] as const)
+            Withdraw: (n, msg) =>
+              Effect.succeed([
+                Actor.laterCallback<number, Overdrawn>((answer) => Deferred.unsafeDone(answers.get(msg.amount)!, Exit.succeed(answer))),
+                n
+              ] as const)
           }
         }),
         { supervision }
       )
       const first = yield* Effect.fork(ref.ask(new Withdraw({ amount: 1 })))
-      yield* Effect.yieldNow() // the forked ask is sent before what follows
+      const answerFirst = yield* answerFor(1)
       yield* ref.tell(new Increment({ by: 1 }))
-      expect(yield* ref.ask(new Get())).toBe(1) // the callback ask does not hold the mailbox
-      expect(answers).toHaveLength(1)
-      answers[0]!(Exit.succeed(7))
+      expect(yield* ref.ask(new Get())).toBe(1) // the waiting ask does not hold the mailbox
+      answerFirst(Exit.succeed(7))
       expect(yield* Fiber.join(first)).toBe(7)
 
       const second = yield* Effect.fork(ref.ask(new Withdraw({ amount: 2 })))
-      yield* Effect.yieldNow()
       const third = yield* Effect.fork(ref.ask(new Withdraw({ amount: 3 })))
-      yield* Effect.yieldNow()
-      expect(yield* ref.ask(new Get())).toBe(1)
-      answers[2]!(Exit.fail(new Overdrawn({ wanted: 3, had: 1 })))
+      const answerSecond = yield* answerFor(2)
+      const answerThird = yield* answerFor(3)
+      answerThird(Exit.fail(new Overdrawn({ wanted: 3, had: 1 })))
       expect(yield* Effect.flip(Fiber.join(third))).toEqual(new Overdrawn({ wanted: 3, had: 1 }))
       yield* ref.tell(new Crash())
       const error = yield* Effect.flip(Fiber.join(second))
       expect(error).toMatchObject({ _tag: "ActorUnavailable", reason: "stopped" })
-      answers[1]!(Exit.succeed(99)) // too late: ignored, nothing breaks
-      yield* TestClock.adjust("100 millis")
-      expect(yield* ref.ask(new Get())).toBe(0) // the new incarnation serves asks
+      answerSecond(Exit.succeed(99)) // too late: ignored, nothing breaks
+      const get = yield* Effect.fork(ref.ask(new Get()))
+      yield* TestClock.adjust("150 millis") // past the restart backoff (100 ms, jitter 0.8..1.2)
+      expect(yield* Fiber.join(get)).toBe(0) // the new incarnation serves asks
     }).pipe(Effect.provide(local)))
 })
