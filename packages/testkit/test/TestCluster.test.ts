@@ -25,6 +25,19 @@ describe("TestCluster", () => {
       expect((yield* TestCluster.simulate(program, { seed: 2 }))[1]).not.toBe(a[1])
     }))
 
+  it.effect("simulations run back to back still give the host event loop a turn", () =>
+    Effect.gen(function*() {
+      // A property runs short simulations one after another, each begun and ended in microtasks:
+      // the host (a test runner's RPC, I/O) must still get turns, or it times out.
+      let hostRan = false
+      setImmediate(() => {
+        hostRan = true
+      })
+      const short = Effect.forEach(Array.from({ length: 1_000 }, (_, i) => i), () => Effect.yieldNow(), { discard: true })
+      for (let seed = 0; seed < 60; seed++) yield* TestCluster.simulate(short, { seed })
+      expect(hostRan).toBe(true)
+    }))
+
   it.effect("a cluster elects leaders, a workload produces and consumes, and liveness holds", () =>
     TestCluster.run({ ...fixtures.cluster, seed: 3 }, (cluster) =>
       Effect.gen(function*() {

@@ -51,6 +51,15 @@ export class SimulationRunaway extends Error {
   readonly _tag = "SimulationRunaway"
 }
 
+/**
+ * Fiber tasks run since the host event loop last had a turn, across simulations: a property runs
+ * one short simulation after another, each started and finished in microtasks, so a count per
+ * simulation would never let the host in (a 200-schedule property once held a vitest worker's
+ * event loop for a minute, past its RPC timeout). Yielding to the host changes no simulation's
+ * order of events, only when the host gets a turn.
+ */
+let tasksSinceHostYield = 0
+
 /** Runs `effect` in a fresh simulated world; resolves with its exit. */
 export const run = <A, E>(effect: Effect.Effect<A, E>, options: Options): Effect.Effect<A, E> =>
   Effect.async<A, E>((resume) => {
@@ -104,7 +113,13 @@ export const run = <A, E>(effect: Effect.Effect<A, E>, options: Options): Effect
     }
 
     const drain = () => {
-      let budget = tasksPerSlice
+      if (tasksSinceHostYield >= tasksPerSlice) {
+        tasksSinceHostYield = 0
+        yieldToHost(drain)
+        return
+      }
+      let budget = tasksPerSlice - tasksSinceHostYield
+      tasksSinceHostYield = tasksPerSlice
       while (budget-- > 0) {
         if (head < queue.length) {
           const task = queue[head]!
@@ -128,8 +143,13 @@ export const run = <A, E>(effect: Effect.Effect<A, E>, options: Options): Effect
         nowMs = Math.max(nowMs, timer.atMs)
         timer.wake(Effect.void)
       }
-      if (budget < 0 && !done) yieldToHost(drain)
-      else draining = false
+      if (budget < 0 && !done) {
+        tasksSinceHostYield = 0
+        yieldToHost(drain)
+      } else {
+        tasksSinceHostYield -= budget + 1
+        draining = false
+      }
     }
 
     const scheduler = Scheduler.make((task) => {
