@@ -194,10 +194,12 @@ const loadProducers = (log: PartitionLog.PartitionLog) =>
 
 /** Reads batches from `fetchOffset` below `limit` (whole batches; at least one if any). */
 const readBelow = (log: PartitionLog.PartitionLog, fetchOffset: number, maxBytes: number, limit: number) =>
-  Effect.map(log.read(fetchOffset, maxBytes), (read) => ({
-    ...read,
-    batches: read.batches.filter((b) => RecordBatch.baseOffset(b) < limit)
-  }))
+  Effect.map(log.read(fetchOffset, maxBytes), (read): PartitionLog.ReadResult => {
+    const batches = read.batches.filter((b) => RecordBatch.baseOffset(b) < limit)
+    return batches.length === read.batches.length
+      ? read
+      : { ...read, batches, sizeInBytes: batches.reduce((n, b) => n + b.length, 0) }
+  })
 
 /** The replica's behavior. */
 export const behavior = (options: Options) => {
@@ -393,7 +395,7 @@ export const behavior = (options: Options) => {
           ? new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
           : storageError(options)(error))
     const answer = (available: PartitionLog.ReadResult | undefined): Reply<P.Fetch> => {
-      const bytes = available?.batches.reduce((n, b) => n + b.length, 0) ?? 0
+      const bytes = available?.sizeInBytes ?? 0
       if (available !== undefined && (bytes >= req.minBytes || req.maxWaitMs <= 0)) {
         return Effect.succeed([fetchResult(state, available.batches, logStartOffset), state] as const)
       }
@@ -422,7 +424,7 @@ export const behavior = (options: Options) => {
           }
           const seen = limit()
           const result = req.fetchOffset < seen ? yield* read() : undefined
-          const bytes = result?.batches.reduce((n, b) => n + b.length, 0) ?? 0
+          const bytes = result?.sizeInBytes ?? 0
           if (bytes >= req.minBytes || deadlines.nowMs() >= deadlineMs) {
             wakeup.settled = true
             return fetchResult(state, result?.batches ?? [], logStartOffset)

@@ -33,6 +33,7 @@ export interface AppendInfo {
 /** Whole batches read from the log, as stored (views; do not mutate). */
 export interface ReadResult {
   readonly batches: ReadonlyArray<Uint8Array>
+  /** The length of `batches`, summed. */
   readonly sizeInBytes: number
   readonly logStartOffset: number
   readonly logEndOffset: number

@@ -8,6 +8,17 @@ import { Block, Counter, counter, Crash, Explode, Get, Increment, Overdrawn, Slo
 const local = InProcess.layer()
 const nodeA = NodeId.make("a")
 
+/** A counter from 0 whose `Withdraw` answers later, with what `answer` makes of the request. */
+const answeringLater = (answer: (msg: Withdraw) => Actor.Later<number, Overdrawn>) =>
+  Actor.behavior({
+    protocol: Counter,
+    init: () => Effect.succeed(0),
+    handlers: {
+      ...counter({}).handlers,
+      Withdraw: (n, msg) => Effect.succeed([answer(msg), n] as const)
+    }
+  })
+
 describe("Actor", () => {
   it.scoped("tell changes state; ask reads it", () =>
     Effect.gen(function*() {
@@ -193,24 +204,14 @@ describe("Actor", () => {
     Effect.gen(function*() {
       const gate = yield* Deferred.make<number>()
       const node = yield* Node.make({ id: nodeA })
-      const base = counter({})
       const ref = yield* node.spawn(
         "later",
-        Actor.behavior({
-          protocol: Counter,
-          init: () => Effect.succeed(0),
-          handlers: {
-            ...base.handlers,
-            Withdraw: (n, msg) =>
-              Effect.succeed([
-                Actor.later(
-                  Effect.flatMap(Deferred.await(gate), (had) =>
-                    had < msg.amount ? Effect.fail(new Overdrawn({ wanted: msg.amount, had })) : Effect.succeed(had))
-                ),
-                n
-              ] as const)
-          }
-        })
+        answeringLater((msg) =>
+          Actor.later(
+            Effect.flatMap(Deferred.await(gate), (had) =>
+              had < msg.amount ? Effect.fail(new Overdrawn({ wanted: msg.amount, had })) : Effect.succeed(had))
+          )
+        )
       )
       const slow = yield* Effect.fork(ref.ask(new Withdraw({ amount: 5 })))
       const denied = yield* Effect.fork(ref.ask(new Withdraw({ amount: 50 })))
@@ -229,22 +230,12 @@ describe("Actor", () => {
       for (const amount of [1, 2, 3]) answers.set(amount, yield* Deferred.make<Answer>())
       const answerFor = (amount: number) => Deferred.await(answers.get(amount)!)
       const node = yield* Node.make({ id: nodeA })
-      const base = counter({})
       const supervision = Supervision.restart({ maxRestarts: 3, withinMs: 60_000, baseDelayMs: 100 })
       const ref = yield* node.spawn(
         "callback",
-        Actor.behavior({
-          protocol: Counter,
-          init: () => Effect.succeed(0),
-          handlers: {
-            ...base.handlers,
-            Withdraw: (n, msg) =>
-              Effect.succeed([
-                Actor.laterCallback<number, Overdrawn>((answer) => Deferred.unsafeDone(answers.get(msg.amount)!, Exit.succeed(answer))),
-                n
-              ] as const)
-          }
-        }),
+        answeringLater((msg) =>
+          Actor.laterCallback<number, Overdrawn>((answer) => Deferred.unsafeDone(answers.get(msg.amount)!, Exit.succeed(answer)))
+        ),
         { supervision }
       )
       const first = yield* Effect.fork(ref.ask(new Withdraw({ amount: 1 })))

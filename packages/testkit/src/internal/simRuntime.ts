@@ -113,13 +113,8 @@ export const run = <A, E>(effect: Effect.Effect<A, E>, options: Options): Effect
     }
 
     const drain = () => {
-      if (tasksSinceHostYield >= tasksPerSlice) {
-        tasksSinceHostYield = 0
-        yieldToHost(drain)
-        return
-      }
+      // What is left of the host's slice; whatever this drain leaves over counts for the next one.
       let budget = tasksPerSlice - tasksSinceHostYield
-      tasksSinceHostYield = tasksPerSlice
       while (budget-- > 0) {
         if (head < queue.length) {
           const task = queue[head]!
@@ -147,7 +142,7 @@ export const run = <A, E>(effect: Effect.Effect<A, E>, options: Options): Effect
         tasksSinceHostYield = 0
         yieldToHost(drain)
       } else {
-        tasksSinceHostYield -= budget + 1
+        tasksSinceHostYield = tasksPerSlice - budget - 1
         draining = false
       }
     }

@@ -159,8 +159,8 @@ export class Outcome<A, E> implements Expiring {
   }
 
   /**
-   * Calls `callback` with the outcome once there is one (at once if there is). Like `await`, one
-   * waiter at most: for an outcome answered by callback (`Actor.laterCallback`) instead of a fiber.
+   * Calls `callback` with the outcome once there is one (at once if there is); one waiter at most.
+   * `await` is this for a fiber; an outcome answered by callback (`Actor.laterCallback`) uses it directly.
    */
   onComplete(callback: (exit: Exit.Exit<A, E>) => void): void {
     if (this.exit !== undefined) callback(this.exit)
@@ -168,10 +168,7 @@ export class Outcome<A, E> implements Expiring {
   }
 
   /** The outcome, once there is one. */
-  readonly await: Effect.Effect<A, E> = Effect.async<A, E>((resume) => {
-    if (this.exit !== undefined) resume(this.exit)
-    else this.waiter = resume
-  })
+  readonly await: Effect.Effect<A, E> = Effect.async<A, E>((resume) => this.onComplete(resume))
 }
 
 /**
