@@ -1,17 +1,18 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+const src = (pkg: string, entry = "index") => fileURLToPath(new URL(`./packages/${pkg}/src/${entry}.ts`, import.meta.url))
 
 // One vitest run over every package. `@fiberlog/*` imports resolve to the TypeScript sources
 // (aliases, so no test ever runs against a stale build and every package shares one copy of core).
 export default defineConfig({
   resolve: {
-    alias: {
-      "@fiberlog/core": src("core"),
-      "@fiberlog/node": src("node"),
-      "@fiberlog/testkit": src("testkit")
-    }
+    alias: [
+      { find: /^@fiberlog\/core$/, replacement: src("core") },
+      { find: /^@fiberlog\/node$/, replacement: src("node") },
+      { find: /^@fiberlog\/testkit$/, replacement: src("testkit") },
+      { find: /^@fiberlog\/testkit\/vitest$/, replacement: src("testkit", "vitest") }
+    ]
   },
   test: {
     projects: [

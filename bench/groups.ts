@@ -7,7 +7,7 @@
  *                        (real clock, 100-byte records), counted from the first record to the last
  * One JSON line per figure.
  *
- *   npx tsx --conditions=fiberlog-source bench/groups.ts    (BENCH_RECORDS=100000 by default)
+ *   npm run bench:groups    (BENCH_RECORDS=100000 by default)
  */
 import { Admin, ControllerProtocol, EmbeddedCluster, GroupConsumer, InProcess, Producer } from "@fiberlog/core"
 import { Clock, Effect, Exit, Scope, TestClock, TestContext } from "effect"

@@ -1,9 +1,11 @@
 /**
  * Schedules per minute: how many 3-broker, 30-simulated-second fault schedules (workload,
  * nemesis with 3+ faults, heal, settle, liveness, drain, every checker) the testkit runs per
- * minute of wall time, on one core. Schedules are independent simulations: with
- * `FIBERLOG_BENCH_WORKERS=n` they run in n child processes (on this 2-vCPU VM two workers measured
- * no faster than one: each ran its schedules at about half the speed).
+ * minute of wall time on this machine. Schedules are independent simulations, run in
+ * `FIBERLOG_BENCH_WORKERS` child processes (default: one per core, `availableParallelism()`; on
+ * the 2-vCPU VM two workers measured 1.35-1.65x one, not 2x: one process already keeps the second
+ * core partly busy with V8's GC threads). `FIBERLOG_BENCH_WORKERS=1` runs them in this process
+ * and also prints the CPU time per schedule.
  *
  * Like a JMH run, each worker first runs `FIBERLOG_BENCH_WARMUP` schedules (default 8) untimed, so
  * that the figure is the rate a long property run (`npm test` runs 200 schedules in one process)
@@ -15,14 +17,13 @@
 import { availableParallelism } from "node:os"
 import { type ChildProcess, fork } from "node:child_process"
 import { Effect, FastCheck as fc } from "effect"
-import * as Nemesis from "../packages/testkit/src/Nemesis.js"
-import * as Property from "../packages/testkit/src/Property.js"
+import { Nemesis, Property } from "@fiberlog/testkit"
 
 const brokers = 3
 const durationMs = 30_000
 const count = Number(process.env.FIBERLOG_BENCH_SCHEDULES ?? 40)
 const warmup = Math.max(0, Number(process.env.FIBERLOG_BENCH_WARMUP ?? 8))
-const workers = Math.max(1, Math.min(availableParallelism(), Number(process.env.FIBERLOG_BENCH_WORKERS ?? 1) || 1))
+const workers = Math.max(1, Math.min(availableParallelism(), Number(process.env.FIBERLOG_BENCH_WORKERS ?? availableParallelism()) || 1))
 
 /**
  * The configuration property (a) uses: acks=all, minISR=2, clean election, idempotent producers,
@@ -78,7 +79,11 @@ const worker = async (index: number) => {
   const mine = cases().filter((_, i) => i % workers === index)
   const coldMs = await warm(index)
   process.once("message", () => {
-    Effect.runPromise(runAll(mine)).then((findings) => process.send!({ findings }, () => process.disconnect()))
+    const cpu = process.cpuUsage()
+    Effect.runPromise(runAll(mine)).then((findings) => {
+      const used = process.cpuUsage(cpu)
+      process.send!({ findings, cpuMs: (used.user + used.system) / 1_000 }, () => process.disconnect())
+    })
   })
   process.send!({ coldMs })
 }
@@ -114,19 +119,21 @@ const main = async () => {
   const colds = await Promise.all(children.map((c) => new Promise<number>((resolve) => c.once("message", (m: { coldMs: number }) => resolve(m.coldMs)))))
   const start = performance.now()
   const results = await Promise.all(children.map((c) =>
-    new Promise<number>((resolve, reject) => {
-      c.once("message", (m: { findings: number }) => resolve(m.findings))
+    new Promise<{ findings: number; cpuMs: number }>((resolve, reject) => {
+      c.once("message", (m: { findings: number; cpuMs: number }) => resolve(m))
       c.once("error", reject)
       c.send("start")
     })
   ))
   const elapsedMs = performance.now() - start
   const perMinute = Math.round((count * 60_000) / elapsedMs)
-  const findings = results.reduce((a, b) => a + b, 0)
+  const findings = results.reduce((a, r) => a + r.findings, 0)
   console.log(JSON.stringify({
     name: "schedules",
     perMinute,
     perMinutePerWorker: Math.round(perMinute / children.length),
+    // CPU time of the workers' timed schedules (every thread of each worker) per schedule.
+    cpuMsPerSchedule: Math.round(results.reduce((a, r) => a + r.cpuMs, 0) / count),
     coldMsPerSchedule: Math.round(colds.reduce((a, b) => a + b, 0) / colds.length),
     workers: children.length,
     schedules: count,

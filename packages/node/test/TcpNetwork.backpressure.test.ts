@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Node, NodeId, Transport } from "@fiberlog/core"
-import { NetworkConformance } from "@fiberlog/testkit"
+import { NetworkConformance } from "@fiberlog/testkit/vitest"
 import { Deferred, Effect, Exit, Layer, Scope, TestClock } from "effect"
 import { TcpNetwork } from "../src/index.js"
 import { awaitErrors, collector, getCount, loopback } from "./tcp/helpers.js"

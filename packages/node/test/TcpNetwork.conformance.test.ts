@@ -1,5 +1,5 @@
 import { describe } from "@effect/vitest"
-import { NetworkConformance } from "@fiberlog/testkit"
+import { NetworkConformance } from "@fiberlog/testkit/vitest"
 import { Layer } from "effect"
 import { TcpNetwork } from "../src/index.js"
 

@@ -1,5 +1,7 @@
-/** @fiberlog/testkit — simulated network, fault injection, seeded replay and checkers. */
-export * as NetworkConformance from "./NetworkConformance.js"
+/**
+ * @fiberlog/testkit — simulated network, fault injection, seeded replay and checkers. Loads in any
+ * runner; the vitest suites (`NetworkConformance`) are in `@fiberlog/testkit/vitest`.
+ */
 export * as SeededRandom from "./SeededRandom.js"
 export * as SimNetwork from "./SimNetwork.js"
 export * as History from "./History.js"

@@ -1,6 +1,7 @@
 import { describe } from "@effect/vitest"
 import { InProcess } from "@fiberlog/core"
-import { NetworkConformance, SimNetwork } from "../src/index.js"
+import { SimNetwork } from "../src/index.js"
+import { NetworkConformance } from "../src/vitest.js"
 
 describe("in-process network, serialize: true", () => {
   NetworkConformance.suite(() => InProcess.layer({ serialize: true }))

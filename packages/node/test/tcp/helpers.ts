@@ -1,6 +1,6 @@
 /** Helpers for the TCP network tests: raw sockets, error collectors, a TLS certificate. */
 import { Address, Node, NodeId, type Transport } from "@fiberlog/core"
-import { NetworkConformance } from "@fiberlog/testkit"
+import { NetworkConformance } from "@fiberlog/testkit/vitest"
 import { Effect, Layer, Ref, Schedule, type Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
