@@ -2,9 +2,11 @@
  * FileLog: a durable `PartitionLog` in a directory of segment files, as Kafka lays it out.
  *
  * - Segments are named by base offset (`00000000000000000000.log`, `.index`, `.timeindex`);
- *   the active one keeps its file handle open and takes one `write` per appended batch. The
- *   batch's CRC, checked on every append as Kafka's broker does, is computed beside that write
- *   (it costs about as much), and a batch that fails it is cut back out of the file.
+ *   the active one keeps its file handle open and takes one write per appended batch. The
+ *   batch's CRC is checked on every append, as Kafka's broker does. On {@link layerFileSystem}
+ *   the check comes before a synchronous `writev` of the patched header and the caller's records
+ *   (never copied), so a corrupt batch never reaches the file. On a thread-pool `FileSystem` the
+ *   check runs beside the write of a copy, and a batch that fails it is cut back out of the file.
  * - Rolling by size (`segmentBytes`) and age (`segmentMs`); retention by time (the segment's
  *   largest timestamp against the Clock) and size, deleting whole non-active segments.
  * - Flush policy: every `flushIntervalRecords` records, every `flushIntervalMs`, or (default)

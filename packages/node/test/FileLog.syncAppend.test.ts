@@ -7,6 +7,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as FileLog from "../src/FileLog.js"
+import * as SyncAppend from "../src/internal/filelog/syncAppend.js"
 import { batch, readAll, values, wide } from "./log/batches.js"
 import { activeSegmentSize, tempDir, withLog } from "./log/fileLogHarness.js"
 
@@ -34,6 +35,23 @@ describe("FileLog.layerFileSystem", () => {
         })
       ).pipe(Effect.flatMap((closed) => Effect.flip(closed.writeAll(new Uint8Array([1])))))
       expect(error).toMatchObject({ _tag: "SystemError", module: "FileSystem", method: "writeAll", reason: "BadResource" })
+    }).pipe(Effect.provide(FileLog.layerFileSystem)))
+
+  it.scoped("SyncAppend.writeNow writes its chunks in order at the end, and a failure is a typed SystemError", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "fiberlog-" })
+      const file = yield* fs.open(`${dir}/a.log`, { flag: "a+" })
+      expect(SyncAppend.writesSynchronously(file)).toBe(true)
+      expect(SyncAppend.writeNow(file, [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3])])).toBeUndefined()
+      expect(SyncAppend.writeNow(file, [new Uint8Array([4])])).toBeUndefined()
+      expect(Array.from(yield* fs.readFile(`${dir}/a.log`))).toEqual([1, 2, 3, 4])
+      const closed = yield* Effect.scoped(fs.open(`${dir}/b.log`, { flag: "a" }))
+      expect(SyncAppend.writeNow(closed, [new Uint8Array([1])])).toMatchObject({
+        _tag: "SystemError",
+        method: "writev",
+        reason: "BadResource"
+      })
     }).pipe(Effect.provide(FileLog.layerFileSystem)))
 
   for (const [name, layer] of [["layerFileSystem", FileLog.layerFileSystem], ["Node's FileSystem", NodeFileSystem.layer]] as const) {

@@ -104,7 +104,13 @@ export const DEFAULT_MAX_READ_BYTES = 1024 * 1024
 
 /** A batch validated and prepared for storage: the bytes to write and their header. */
 export interface Prepared {
+  /** The batch to store; when `head` is set, the caller's array, whose header is not patched. */
   readonly bytes: Uint8Array
+  /**
+   * Set by a `"header"` preparation: the patched header (`RecordBatch.HEADER_BYTES` long). The
+   * batch to store is then `head` followed by `bytes` after its first `head.length` bytes.
+   */
+  readonly head?: Uint8Array
   readonly header: RecordBatch.Header
   readonly info: AppendInfo
   /**
@@ -123,6 +129,16 @@ export type Allocate = (sizeInBytes: number) => Uint8Array
 
 /** The default `Allocate`: a fresh array the caller may keep. */
 export const allocateFresh: Allocate = (sizeInBytes) => new Uint8Array(sizeInBytes)
+
+/**
+ * Where a leader's preparation puts the patched batch: copied into an `Allocate`'s array;
+ * `"keep"`, the batch itself patched (a batch handed over with `transfer`); or `"header"`, only
+ * its header copied and patched (`Prepared.head`), the records left where they are in the
+ * caller's array, for a log that writes the batch out before the append returns and then forgets
+ * it (FileLog on synchronous writes: the records are never copied). A `LogAppendTime` batch is
+ * copied fresh even then (its restamped time changes the CRC over the records).
+ */
+export type Placement = Allocate | "keep" | "header"
 
 /**
  * When the prepare functions check the batch CRC: `"now"` (before anything else), or `"later"`,
@@ -144,33 +160,37 @@ const validateFor = (batch: Uint8Array, crc: CrcCheck) =>
 /**
  * The leader's side of an append, shared by every implementation: validate, copy with offsets
  * from `nextOffset` (the caller's bytes are never mutated), stamp the epoch and, for
- * `LogAppendTime` batches, the append time. The copy goes into `allocate(batch.length)`; with
- * `"keep"` the batch itself is patched and kept (a batch handed over with `transfer`).
+ * `LogAppendTime` batches, the append time. The copy goes into `placement(batch.length)`; with
+ * `"keep"` the batch itself is patched and kept (a batch handed over with `transfer`); with
+ * `"header"` only the header is copied (see `Placement`).
  */
 export const prepareAppend = (
   batch: Uint8Array,
   nextOffset: number,
   nowMs: number,
   options?: AppendOptions,
-  allocate: Allocate | "keep" = allocateFresh,
+  placement: Placement = allocateFresh,
   crc: CrcCheck = "now"
 ): Either.Either<Prepared, CorruptRecord> =>
   Either.flatMap(validateFor(batch, crc), (h) => {
     if (h.recordCount === 0) return Either.left(new CorruptRecord({ reason: "empty batch" }))
     const logAppendTime = h.timestampType === "LogAppendTime"
     if (logAppendTime && crc === "later" && !RecordBatch.crcMatches(batch)) return Either.left(RecordBatch.crcMismatch())
-    const bytes = allocate === "keep" ? batch : copyInto(batch, allocate)
-    RecordBatch.setBaseOffset(bytes, nextOffset)
-    if (options?.leaderEpoch !== undefined) RecordBatch.setLeaderEpoch(bytes, options.leaderEpoch)
+    const headOnly = placement === "header" && !logAppendTime
+    // The array whose header is patched: the header alone, the batch itself, or a copy of it.
+    const patched = headOnly
+      ? batch.slice(0, RecordBatch.HEADER_BYTES)
+      : placement === "keep"
+      ? batch
+      : copyInto(batch, placement === "header" ? allocateFresh : placement)
+    RecordBatch.setBaseOffset(patched, nextOffset)
+    if (options?.leaderEpoch !== undefined) RecordBatch.setLeaderEpoch(patched, options.leaderEpoch)
     const appendTime = logAppendTime ? nowMs : -1
-    if (appendTime >= 0) RecordBatch.setLogAppendTime(bytes, appendTime)
-    const header = RecordBatch.header(bytes)
-    return Either.right({
-      bytes,
-      header,
-      info: { baseOffset: nextOffset, lastOffset: header.lastOffset, logAppendTimeMs: appendTime },
-      crcChecked: crc === "now" || logAppendTime
-    })
+    if (appendTime >= 0) RecordBatch.setLogAppendTime(patched, appendTime)
+    const header = RecordBatch.header(patched)
+    const info = { baseOffset: nextOffset, lastOffset: header.lastOffset, logAppendTimeMs: appendTime }
+    const crcChecked = crc === "now" || logAppendTime
+    return Either.right(headOnly ? { bytes: batch, head: patched, header, info, crcChecked } : { bytes: patched, header, info, crcChecked })
   })
 
 /**

@@ -35,6 +35,32 @@ describe("PartitionLog prepare", () => {
     expect(RecordBatch.crcMatches(ok.bytes)).toBe(true)
   })
 
+  it("header placement: only the header is copied and patched; the caller's batch is untouched", () => {
+    const original = batch()
+    const before = Uint8Array.from(original)
+    const p = Either.getOrThrow(PartitionLog.prepareAppend(original, 40, 0, { leaderEpoch: 3 }, "header"))
+    expect(p.bytes).toBe(original)
+    expect(Array.from(original)).toEqual(Array.from(before))
+    expect(p.head?.length).toBe(RecordBatch.HEADER_BYTES)
+    expect(p.header).toMatchObject({ baseOffset: 40, lastOffset: 41, partitionLeaderEpoch: 3, sizeInBytes: original.length })
+    // head + the records after it is the batch a copying placement stores, byte for byte
+    const stored = new Uint8Array(original.length)
+    stored.set(p.head!)
+    stored.set(original.subarray(RecordBatch.HEADER_BYTES), RecordBatch.HEADER_BYTES)
+    const copied = Either.getOrThrow(PartitionLog.prepareAppend(batch(), 40, 0, { leaderEpoch: 3 }))
+    expect(Array.from(stored)).toEqual(Array.from(copied.bytes))
+    expect(RecordBatch.crcMatches(stored)).toBe(true)
+  })
+
+  it("header placement copies a LogAppendTime batch whole (its restamped time changes the CRC)", () => {
+    const original = batch("LogAppendTime")
+    const p = Either.getOrThrow(PartitionLog.prepareAppend(original, 0, 99, undefined, "header"))
+    expect(p.head).toBeUndefined()
+    expect(p.bytes).not.toBe(original)
+    expect(RecordBatch.header(p.bytes).maxTimestamp).toBe(99)
+    expect(RecordBatch.crcMatches(p.bytes)).toBe(true)
+  })
+
   it("follower: crc later keeps the caller's bytes unchecked, contiguity still checked", () => {
     const bad = corrupt(batch("CreateTime", 3))
     const later = Either.getOrThrow(PartitionLog.prepareFollowerAppend(bad, 3, "keep", "later"))

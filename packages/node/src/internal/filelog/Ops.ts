@@ -1,8 +1,9 @@
 /**
  * The PartitionLog operations of a FileLog, over `State`. Every operation takes the log's
- * lock; an append is one `write` of the batch bytes to the active segment's open handle, with
- * the batch's CRC checked before it (synchronous appends, small batches) or beside it (a large
- * batch written through the thread pool).
+ * lock; an append is one write of the batch to the active segment's open handle, with the
+ * batch's CRC checked before it (synchronous appends, small batches) or beside it (a large
+ * batch written through the thread pool). A synchronous append is one step with no effect per
+ * write (`writeActiveNow`): a `writev` of the patched header and the caller's records.
  * @internal
  */
 import type { PlatformError } from "@effect/platform/Error"
@@ -90,21 +91,45 @@ const undoWrite = (state: State.State, segment: Segment.Segment, position: numbe
       state.closed = true
     }))
 
-/** The bookkeeping after a batch is in the file: counters, indexes, flush policy. */
+/**
+ * The bookkeeping after a batch is in the file: counters and indexes; then the flush the policy
+ * calls for, if any (`undefined` when none is due).
+ */
 const committed = (
   state: State.State,
   segment: Segment.Segment,
   prepared: PartitionLog.Prepared,
   position: number
-): Effect.Effect<PartitionLog.AppendInfo, PlatformError> => {
+): Effect.Effect<void, PlatformError> | undefined => {
   const { options } = state
-  Segment.track(segment, prepared.bytes, position, options.indexIntervalBytes)
+  Segment.track(segment, prepared.head ?? prepared.bytes, position, options.indexIntervalBytes)
   state.logEndOffset = prepared.header.lastOffset + 1
   state.unflushedRecords += prepared.header.recordCount
   return options.flushIntervalRecords !== undefined && state.unflushedRecords >= options.flushIntervalRecords
-    ? Effect.as(sync(state), prepared.info)
-    : Effect.succeed(prepared.info)
+    ? sync(state)
+    : undefined
 }
+
+/** `committed`, answering the append's info once the flush (if one was due) is done. */
+const commit = (
+  state: State.State,
+  segment: Segment.Segment,
+  prepared: PartitionLog.Prepared,
+  position: number
+): Effect.Effect<PartitionLog.AppendInfo, PlatformError> => {
+  const flush = committed(state, segment, prepared, position)
+  return flush === undefined ? Effect.succeed(prepared.info) : Effect.as(flush, prepared.info)
+}
+
+/** The prepared batch as the pieces to write: the patched header and the records after it, or the whole batch. */
+const chunksOf = (prepared: PartitionLog.Prepared): ReadonlyArray<Uint8Array> =>
+  prepared.head === undefined ? [prepared.bytes] : [prepared.head, prepared.bytes.subarray(prepared.head.length)]
+
+/** `file.writeAll` of the prepared batch (its two pieces one after the other when it has a separate head). */
+const writeAllOf = (segment: Segment.Segment, prepared: PartitionLog.Prepared): Effect.Effect<void, PlatformError> =>
+  prepared.head === undefined
+    ? segment.file.writeAll(prepared.bytes)
+    : Effect.zipRight(segment.file.writeAll(prepared.head), segment.file.writeAll(prepared.bytes.subarray(prepared.head.length)))
 
 /**
  * One `writeAll` of the batch to the active segment, then the bookkeeping. A CRC still owed
@@ -121,16 +146,41 @@ const writeActive = (
   Effect.suspend(() => {
     const segment = State.active(state)
     const position = segment.size
-    const write = segment.file.writeAll(prepared.bytes)
+    const write = writeAllOf(segment, prepared)
+    // (With a separate head, `bytes` keeps the caller's header, whose patched fields the CRC does not cover.)
     const written = prepared.crcChecked ? Effect.as(write, true) : besideWrite(write, () => RecordBatch.crcMatches(prepared.bytes))
     return Effect.flatMap(
       Effect.tapError(written, () => Effect.ignore(undoWrite(state, segment, position))),
       (crcOk): Effect.Effect<PartitionLog.AppendInfo, PlatformError | LogError.CorruptRecord> =>
         crcOk
-          ? committed(state, segment, prepared, position)
+          ? commit(state, segment, prepared, position)
           : Effect.zipRight(undoWrite(state, segment, position), Effect.fail(RecordBatch.crcMismatch()))
     )
   })
+
+/**
+ * The common append in one synchronous step, with no effect per write: the active segment is
+ * written synchronously (see `SyncAppend`), the batch's CRC is already checked and it neither rolls
+ * the segment nor starts an epoch. One `writev` of the batch, then the bookkeeping; a failed write
+ * is undone as in `writeActive`. Nothing can interleave a synchronous step, so it needs no more
+ * protection than the lock its caller holds; only a flush the policy calls for, or undoing a failed
+ * write, is an effect, and that runs uninterruptibly.
+ */
+const writeActiveNow = (
+  state: State.State,
+  segment: Segment.Segment,
+  prepared: PartitionLog.Prepared
+): Effect.Effect<PartitionLog.AppendInfo, LogError.StorageError | LogError.CorruptRecord> => {
+  const position = segment.size
+  const failed = SyncAppend.writeNow(segment.file, chunksOf(prepared))
+  if (failed !== undefined) {
+    return Effect.zipRight(Effect.ignore(undoWrite(state, segment, position)), Effect.fail(appendError(failed))).pipe(Effect.uninterruptible)
+  }
+  const flush = committed(state, segment, prepared, position)
+  return flush === undefined
+    ? Effect.succeed(prepared.info)
+    : Effect.as(flush, prepared.info).pipe(Effect.mapError(appendError), Effect.uninterruptible)
+}
 
 const appendError = (e: PlatformError | LogError.CorruptRecord): LogError.StorageError | LogError.CorruptRecord =>
   e._tag === "CorruptRecord" ? e : new LogError.StorageError({ operation: "append", cause: e })
@@ -140,19 +190,25 @@ const appendError = (e: PlatformError | LogError.CorruptRecord): LogError.Storag
  * Uninterruptible: an append stopped half-way would leave bytes in the file that the counters
  * and indexes do not know of (and `prepared.bytes` may be the scratch buffer the next append reuses).
  * A batch that rolls the segment or starts a leader epoch has its CRC checked first, so a
- * corrupt one leaves no new segment or epoch behind.
+ * corrupt one leaves no new segment or epoch behind. Reads the log's state when called, so call it
+ * where the append runs (under the lock), not ahead of time.
  */
-export const write = (
+const write = (
   state: State.State,
   prepared: PartitionLog.Prepared,
   nowMs: number
-): Effect.Effect<PartitionLog.AppendInfo, LogError.CorruptRecord | LogError.StorageError> =>
-  Effect.suspend((): Effect.Effect<PartitionLog.AppendInfo, PlatformError | LogError.CorruptRecord> => {
-    const before = beforeWrite(state, prepared, nowMs)
+): Effect.Effect<PartitionLog.AppendInfo, LogError.CorruptRecord | LogError.StorageError> => {
+  const before = beforeWrite(state, prepared, nowMs)
+  const segment = State.active(state)
+  if (before === undefined && prepared.crcChecked && SyncAppend.writesSynchronously(segment.file)) {
+    return writeActiveNow(state, segment, prepared)
+  }
+  return Effect.suspend((): Effect.Effect<PartitionLog.AppendInfo, PlatformError | LogError.CorruptRecord> => {
     if (before === undefined) return writeActive(state, prepared)
     if (!prepared.crcChecked && !RecordBatch.crcMatches(prepared.bytes)) return Effect.fail(RecordBatch.crcMismatch())
     return Effect.zipRight(before, writeActive(state, { ...prepared, crcChecked: true }))
   }).pipe(Effect.mapError(appendError), Effect.uninterruptible)
+}
 
 /** Prepares (into the scratch buffer) and writes, or fails with the preparation's error. */
 const prepareAndWrite = <E>(
@@ -160,13 +216,11 @@ const prepareAndWrite = <E>(
   prepare: (nowMs: number) => Either.Either<PartitionLog.Prepared, E>
 ): Effect.Effect<PartitionLog.AppendInfo, E | LogError.CorruptRecord | LogError.LogClosed | LogError.StorageError> =>
   locked(state, () =>
-    Effect.flatMap(
-      Clock.currentTimeMillis,
-      (nowMs): Effect.Effect<PartitionLog.AppendInfo, E | LogError.CorruptRecord | LogError.StorageError> => {
-        const prepared = prepare(nowMs)
-        return Either.isLeft(prepared) ? Effect.fail(prepared.left) : write(state, prepared.right, nowMs)
-      }
-    ))
+    Effect.clockWith((clock): Effect.Effect<PartitionLog.AppendInfo, E | LogError.CorruptRecord | LogError.StorageError> => {
+      const nowMs = clock.unsafeCurrentTimeMillis()
+      const prepared = prepare(nowMs)
+      return Either.isLeft(prepared) ? Effect.fail(prepared.left) : write(state, prepared.right, nowMs)
+    }))
 
 /**
  * Batches from this size have their CRC checked beside an asynchronous write; smaller ones before
@@ -183,8 +237,18 @@ const crcCheckFor = (state: State.State, batch: Uint8Array): PartitionLog.CrcChe
   batch.length < CRC_BESIDE_WRITE_MIN_BYTES || SyncAppend.writesSynchronously(State.active(state).file) ? "now" : "later"
 
 /**
- * Leader append: validate the header, copy into the scratch buffer with offsets (and epoch)
- * patched, one write with the CRC checked beside it (before it, for a small batch).
+ * Where a leader append patches the batch: on a synchronously written segment, a copy of the
+ * header alone, written before the caller's records (`"header"`: the records are never copied,
+ * and the write is done before the append returns); otherwise a copy of the whole batch in the
+ * scratch buffer, which stays unchanged while a thread-pool write reads it.
+ */
+const placementFor = (state: State.State): PartitionLog.Placement =>
+  SyncAppend.writesSynchronously(State.active(state).file) ? "header" : State.borrowScratch(state)
+
+/**
+ * Leader append: validate the header, patch the offsets (and epoch) into a copy (see
+ * `placementFor`), one write with the CRC checked before it (or beside it: a large batch on a
+ * thread-pool write).
  */
 export const append = (
   state: State.State,
@@ -193,7 +257,7 @@ export const append = (
 ): Effect.Effect<PartitionLog.AppendInfo, LogError.CorruptRecord | LogError.LogClosed | LogError.StorageError> =>
   prepareAndWrite(
     state,
-    (nowMs) => PartitionLog.prepareAppend(batch, state.logEndOffset, nowMs, options, State.borrowScratch(state), crcCheckFor(state, batch))
+    (nowMs) => PartitionLog.prepareAppend(batch, state.logEndOffset, nowMs, options, placementFor(state), crcCheckFor(state, batch))
   )
 
 /**

@@ -117,6 +117,7 @@ export const scan = (
 export const track = (segment: Segment, batch: Uint8Array, position: number, indexIntervalBytes: number): void => {
   const base = RecordBatch.baseOffset(batch)
   const ts = RecordBatch.maxTimestamp(batch)
+  const size = RecordBatch.sizeAt(batch)
   if (segment.offsetIndex.length === 0 || segment.bytesSinceIndexEntry >= indexIntervalBytes) {
     segment.offsetIndex.push({ offset: base, position })
     if (ts > segment.maxTimestamp || segment.timeIndex.length === 0) {
@@ -124,8 +125,8 @@ export const track = (segment: Segment, batch: Uint8Array, position: number, ind
     }
     segment.bytesSinceIndexEntry = 0
   }
-  segment.bytesSinceIndexEntry += batch.length
-  segment.size = position + batch.length
+  segment.bytesSinceIndexEntry += size
+  segment.size = position + size
   segment.lastOffset = RecordBatch.lastOffset(batch)
   if (ts > segment.maxTimestamp) segment.maxTimestamp = ts
 }
