@@ -134,6 +134,7 @@ export class Builder {
     view.setInt32(57, this.count)
     view.setUint32(17, crc32c(bytes.subarray(CRC_START)))
     built.add(bytes)
+    RecordBatch.trust(bytes)
     return bytes
   }
 

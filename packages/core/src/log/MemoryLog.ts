@@ -11,6 +11,7 @@ import { Clock, Effect, Either, Option } from "effect"
 import * as LeaderEpochCache from "./LeaderEpochCache.js"
 import { LogClosed, OffsetOutOfRange } from "./LogError.js"
 import * as PartitionLog from "./PartitionLog.js"
+import * as RecordBatch from "./RecordBatch.js"
 
 /** Options of an in-memory log. */
 export interface Options {
@@ -71,6 +72,9 @@ const fromState = (state: State, options: Options): MemoryLog => {
 
   const store = (prepared: PartitionLog.Prepared): PartitionLog.AppendInfo => {
     const h = prepared.header
+    // Checked on the way in (a memory log checks every CRC now) and never written again: in-process
+    // readers of it (followers, consumers) need not check it again.
+    if (prepared.crcChecked) RecordBatch.trust(prepared.bytes)
     state.epochs = PartitionLog.epochsAfterAppend(state.epochs, h)
     state.batches.push({ bytes: prepared.bytes, baseOffset: h.baseOffset, lastOffset: h.lastOffset })
     state.logEndOffset = h.lastOffset + 1

@@ -154,8 +154,9 @@ const copyInto = (batch: Uint8Array, allocate: Allocate): Uint8Array => {
   return bytes
 }
 
+/** The header checks, and with `"now"` the CRC too, unless this process checked the batch already (`RecordBatch.isTrusted`). */
 const validateFor = (batch: Uint8Array, crc: CrcCheck) =>
-  crc === "now" ? RecordBatch.validate(batch) : RecordBatch.validateHeader(batch)
+  crc === "now" ? RecordBatch.validateOnce(batch) : RecordBatch.validateHeader(batch)
 
 /**
  * The leader's side of an append, shared by every implementation: validate, copy with offsets

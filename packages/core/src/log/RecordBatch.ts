@@ -252,6 +252,30 @@ export const validate = (bytes: Uint8Array): Either.Either<Header, CorruptRecord
   Either.flatMap(framing(bytes), (h) => (crcMatches(bytes) ? counts(h) : Either.left(crcMismatch())))
 
 /**
+ * Batches whose CRC this process computed or has checked, held where nobody writes them any more:
+ * a batch `BatchBuilder.build` returned (its builder never touches it again; a producer keeps it
+ * only to send it again) and a batch a `MemoryLog` stored (a log's `ReadResult` is not to be
+ * mutated). In process, a fetch hands the leader's stored array to followers and consumers as
+ * it is, so each of them would check the same bytes again, and find only what the process itself
+ * broke (by writing where it promised not to). A batch that crossed a wire, came from a file, or
+ * went through a serialising transport is a new array, not in here, and is checked as usual: one
+ * CRC pass per batch per hop that could damage it, as between Kafka's processes.
+ */
+const trusted = new WeakSet<Uint8Array>()
+
+/** Records that `bytes` (a whole checked batch) will not be written again; see {@link validateOnce}. */
+export const trust = (bytes: Uint8Array): void => {
+  trusted.add(bytes)
+}
+
+/** Whether `bytes` is a batch this process checked and keeps unwritten (see {@link trust}). */
+export const isTrusted = (bytes: Uint8Array): boolean => trusted.has(bytes)
+
+/** `validate`, without reading past the header of a batch this process already checked ({@link isTrusted}). */
+export const validateOnce = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> =>
+  trusted.has(bytes) ? validateHeader(bytes) : validate(bytes)
+
+/**
  * `validate` without the CRC: every header check, none of the bytes after the header read. For a
  * caller that checks `crcMatches` itself later (a log overlapping it with its write).
  */
