@@ -64,6 +64,7 @@ export interface Outcome {
   readonly case: Case
   readonly findings: ReadonlyArray<Finding>
   readonly history: ReadonlyArray<History.Op>
+  /** `History.toJson(history)`: computed on first read (only determinism checks and tests compare it), then kept. */
   readonly historyJson: string
   readonly logs: ReadonlyArray<Checker.FinalLog>
   readonly nemesis: ReadonlyArray<Nemesis.Event>
@@ -128,11 +129,14 @@ export const runCase = (options: Options, c: Case): Effect.Effect<Outcome> =>
       const logs = yield* cluster.finalLogs(options.workload.topic)
       const names = options.checkers.filter((n): n is Checker.Name => n !== "liveness")
       const report = Checker.check({ history, logs }, names)
+      let historyJson: string | undefined
       return {
         case: c,
         findings: [...report.findings, ...liveness],
         history,
-        historyJson: History.toJson(history),
+        get historyJson() {
+          return historyJson ??= History.toJson(history)
+        },
         logs,
         nemesis: events
       }

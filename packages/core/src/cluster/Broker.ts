@@ -109,12 +109,15 @@ export const behavior = (options: Options) => {
         // timeout: once the link heals, the broker learns within about two intervals that it was
         // fenced (and stops acting on stale leadership).
         const heartbeatTimeoutMs = Math.min(controllerTimeoutMs, Math.max(heartbeatIntervalMs, 100))
+        // The request of the current epoch, made once per epoch (a request is immutable data).
+        let beat: ControllerProtocol.BrokerHeartbeat | undefined
+        const beatOf = (epoch: number) =>
+          beat !== undefined && beat.brokerEpoch === epoch
+            ? beat
+            : (beat = new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }, true))
         // A plain chain (no generator): it runs every heartbeat interval.
         const heartbeat = Effect.flatMap(Ref.get(brokerEpoch), (epoch) =>
-          controller.ask(
-            new ControllerProtocol.BrokerHeartbeat({ brokerId: options.brokerId, brokerEpoch: epoch }, true),
-            { timeoutMs: heartbeatTimeoutMs }
-          ).pipe(
+          controller.ask(beatOf(epoch), { timeoutMs: heartbeatTimeoutMs }).pipe(
             Effect.flatMap(({ metadataVersion }) => catchUp(metadataVersion)),
             // Fenced meanwhile: register again and take the metadata at once.
             Effect.catchTag("StaleBrokerEpoch", () => Effect.zipRight(register, catchUp(Number.MAX_SAFE_INTEGER))),

@@ -192,13 +192,19 @@ const loadProducers = (log: PartitionLog.PartitionLog) =>
     return ProducerState.fromBatches(headers)
   })
 
-/** Reads batches from `fetchOffset` below `limit` (whole batches; at least one if any). */
+/**
+ * Reads batches from `fetchOffset` below `limit` (whole batches; at least one if any). A read's
+ * batches are in offset order, so those below `limit` are a prefix: the last one tells at once
+ * whether the read is whole (the usual case), else the cut is the first batch at or past `limit`.
+ */
 const readBelow = (log: PartitionLog.PartitionLog, fetchOffset: number, maxBytes: number, limit: number) =>
   Effect.map(log.read(fetchOffset, maxBytes), (read): PartitionLog.ReadResult => {
-    const batches = read.batches.filter((b) => RecordBatch.baseOffset(b) < limit)
-    return batches.length === read.batches.length
-      ? read
-      : { ...read, batches, sizeInBytes: batches.reduce((n, b) => n + b.length, 0) }
+    const all = read.batches
+    if (all.length === 0 || RecordBatch.baseOffset(all[all.length - 1]!) < limit) return read
+    let cut = 0
+    while (RecordBatch.baseOffset(all[cut]!) < limit) cut++
+    const batches = all.slice(0, cut)
+    return { ...read, batches, sizeInBytes: batches.reduce((n, b) => n + b.length, 0) }
   })
 
 /** The replica's behavior. */
@@ -229,11 +235,12 @@ export const behavior = (options: Options) => {
         leaderEpoch: partition.leaderEpoch,
         partitionEpoch: partition.partitionEpoch,
         newIsr: [...newIsr].sort((a, b) => a - b)
-      })
+      }, true) // from the replica's own state: no validation
       yield* controller.ask(request).pipe(
         Effect.matchEffect({
-          onSuccess: (updated) => ctx.self.tell(new P.IsrChangeDone({ state: updated })),
-          onFailure: (error) => ctx.self.tell(new P.IsrChangeDone({ error: error._tag }))
+          // The controller's typed answer: no validation.
+          onSuccess: (updated) => ctx.self.tell(new P.IsrChangeDone({ state: updated }, true)),
+          onFailure: (error) => ctx.self.tell(new P.IsrChangeDone({ error: error._tag }, true))
         }),
         Effect.ignore,
         Effect.forkIn(state.scope)
@@ -298,7 +305,8 @@ export const behavior = (options: Options) => {
       Effect.matchEffect(
         leader.ask(
           new P.Fetch({
-            ...tp,
+            topic: tp.topic,
+            partition: tp.partition,
             fetchOffset,
             maxBytes: options.fetchMaxBytes,
             maxWaitMs: options.fetchMaxWaitMs,
@@ -413,26 +421,27 @@ export const behavior = (options: Options) => {
       }
       park()
       const added = deadlines.add(req.maxWaitMs, wakeup)
-      const later = Effect.gen(function*() {
-        while (true) {
-          yield* wakeup.await
-          // Re-armed before looking, so a wake-up from here on (the deadline included) is kept.
-          wakeup.rearm()
-          if (state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch) {
-            wakeup.settled = true
-            return yield* Effect.fail(notLeader(options, state))
-          }
-          const seen = limit()
-          const result = req.fetchOffset < seen ? yield* read() : undefined
+      // A plain recursive chain rather than a generator: it runs for every long poll.
+      const later: Effect.Effect<P.FetchResult, Schema.WithResult.Failure<P.Fetch>> = Effect.flatMap(wakeup.await, () => {
+        // Re-armed before looking, so a wake-up from here on (the deadline included) is kept.
+        wakeup.rearm()
+        if (state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch) {
+          wakeup.settled = true
+          return Effect.fail(notLeader(options, state))
+        }
+        const seen = limit()
+        const settle = (result: PartitionLog.ReadResult | undefined) => {
           const bytes = result?.sizeInBytes ?? 0
           if (bytes >= req.minBytes || deadlines.nowMs() >= deadlineMs) {
             wakeup.settled = true
-            return fetchResult(state, result?.batches ?? [], logStartOffset)
+            return Effect.succeed(fetchResult(state, result?.batches ?? [], logStartOffset))
           }
           // Not enough yet: park again; if the limit moved while reading, look again at once.
           park()
           if (limit() !== seen) wakeup.fire()
+          return later
         }
+        return req.fetchOffset < seen ? Effect.flatMap(read(), settle) : settle(undefined)
       })
       const reply = [Actor.later(later), state] as const
       return added === Effect.void ? Effect.succeed(reply) : Effect.as(added, reply)

@@ -17,6 +17,49 @@ export interface Options {
   readonly serialize?: boolean
 }
 
+/** Thrown by `copyOf` at a value it leaves to `structuredClone`. */
+const leftToStructuredClone = Symbol("leftToStructuredClone")
+
+/** Deepest nesting `copyOf` follows (an encoded message is shallow; a cycle is not). */
+const maxCopyDepth = 64
+
+/**
+ * A copy of an encoded envelope, as `structuredClone` makes it, for what encoded messages are
+ * made of: primitives, plain objects, dense arrays and `Uint8Array`s (copied to a buffer of their
+ * own). Several times cheaper than `structuredClone`, which serialises and parses the whole
+ * envelope. At anything else (a class instance, a function, a `Buffer`, a cycle) it throws
+ * `leftToStructuredClone`, and `structuredClone` copies or refuses the envelope as before.
+ */
+const copyOf = (value: unknown, depth: number): unknown => {
+  if (typeof value !== "object") {
+    if (typeof value === "function" || typeof value === "symbol") throw leftToStructuredClone
+    return value
+  }
+  if (value === null) return null
+  if (depth > maxCopyDepth) throw leftToStructuredClone
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Object.prototype) {
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) {
+      // An own `__proto__` key would set the copy's prototype instead.
+      if (key === "__proto__") throw leftToStructuredClone
+      out[key] = copyOf((value as Record<string, unknown>)[key], depth + 1)
+    }
+    return out
+  }
+  if (proto === Array.prototype) {
+    const array = value as ReadonlyArray<unknown>
+    const out = new Array<unknown>(array.length)
+    for (let i = 0; i < array.length; i++) {
+      if (!(i in array)) throw leftToStructuredClone
+      out[i] = copyOf(array[i], depth + 1)
+    }
+    return out
+  }
+  if (proto === Uint8Array.prototype) return (value as Uint8Array).slice()
+  throw leftToStructuredClone
+}
+
 /** Builds an in-process network. Each call is a separate network. */
 export const make = (options: Options = {}): Effect.Effect<NetworkService> =>
   Effect.sync(() => {
@@ -35,9 +78,14 @@ export const make = (options: Options = {}): Effect.Effect<NetworkService> =>
       if (!serialize) return target.deliver(envelope)
       let copy: Envelope
       try {
-        copy = structuredClone(envelope)
-      } catch (error) {
-        return Effect.fail(new PayloadNotSerializable({ node: envelope.to, detail: String(error) }))
+        copy = copyOf(envelope, 0) as Envelope
+      } catch {
+        // Left to `structuredClone` (or a getter threw: it throws there too, and is refused).
+        try {
+          copy = structuredClone(envelope)
+        } catch (error) {
+          return Effect.fail(new PayloadNotSerializable({ node: envelope.to, detail: String(error) }))
+        }
       }
       return target.deliver(copy)
     }

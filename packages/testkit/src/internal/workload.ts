@@ -6,6 +6,7 @@
  */
 import { Clock, Effect, Either, Fiber, type Scope, Stream } from "effect"
 import {
+  type Actor,
   Address,
   Assignor,
   ControllerProtocol,
@@ -58,6 +59,8 @@ export interface Context {
   /** Next offset per consumer process, per partition. */
   readonly positions: Map<string, Map<number, number>>
   readonly refresh: Effect.Effect<void>
+  /** Refs to partition replicas, by leader broker then partition: made once, not per operation. */
+  readonly replicas: Map<number, Map<number, Actor.ActorRef<P.ReplicaProtocol>>>
 }
 
 export const context = (
@@ -75,6 +78,7 @@ export const context = (
     spec,
     leaders,
     positions: new Map(),
+    replicas: new Map(),
     refresh: Effect.ignore(Effect.tap(controller.ask(new ControllerProtocol.GetMetadata(), { timeoutMs: 1_000 }), (m) =>
       Effect.sync(() => {
         const topic = m.topics.find((t) => t.name === spec.topic)
@@ -86,9 +90,12 @@ export const context = (
 const replica = (ctx: Context, partition: number) =>
   Effect.suspend(() => {
     const leader = ctx.leaders.get(partition)
-    return leader === undefined || leader < 0
-      ? Effect.fail(new SendFailed("NoLeader", true))
-      : Effect.succeed(TestCluster.replicaRef(ctx.client, leader, ctx.spec.topic, partition))
+    if (leader === undefined || leader < 0) return Effect.fail(new SendFailed("NoLeader", true))
+    let byPartition = ctx.replicas.get(leader)
+    if (byPartition === undefined) ctx.replicas.set(leader, byPartition = new Map())
+    let ref = byPartition.get(partition)
+    if (ref === undefined) byPartition.set(partition, ref = TestCluster.replicaRef(ctx.client, leader, ctx.spec.topic, partition))
+    return Effect.succeed(ref)
   })
 
 interface ProducerId {

@@ -5,12 +5,12 @@
  * is kept here. Deadlines with the same timeout arrive in order, so each timeout value gets a FIFO
  * queue and one sweeper fiber (on Effect's `Clock`, so `TestClock` and the simulator drive it): it
  * sleeps until its queue's head is due, expires the waiters still waiting then, drops the settled
- * ones, and idles on a `Deferred` while its queue is empty. No waiter ever needs a sweeper to
+ * ones, and idles while its queue is empty. No waiter ever needs a sweeper to
  * wake before the deadline it sleeps for, so there is no race per wake-up.
  *
  * @internal
  */
-import { type Clock, Deferred, Duration, Effect, Exit, FiberId, type Scope } from "effect"
+import { type Clock, Duration, Effect, Exit, type Scope } from "effect"
 
 /** Something waiting for an outcome or its deadline, whichever comes first. */
 export interface Expiring {
@@ -29,8 +29,14 @@ interface Queue {
   readonly timeoutMs: number
   entries: Array<Entry>
   head: number
-  /** Completed to wake the queue's sweeper while it idles (set only then). */
-  idle: Deferred.Deferred<void> | undefined
+  /** Resumes the queue's sweeper while it idles (set only then). */
+  wake: ((effect: Effect.Effect<void>) => void) | undefined
+  /**
+   * The sweeper's wait while the queue is empty: made once per queue, and registering no canceler
+   * (as `Outcome.await`; a `Deferred` per idle spell cost an object with a dozen fields and an
+   * `onInterrupt` per wait). It returns at once if an entry came before it registered.
+   */
+  readonly idle: Effect.Effect<void>
 }
 
 /** The deadlines of some waiting requests (their sweepers live in `scope`). */
@@ -62,15 +68,15 @@ export class Deadlines {
     let queue = this.queues.get(timeoutMs)
     const fresh = queue === undefined
     if (queue === undefined) {
-      queue = { timeoutMs, entries: [], head: 0, idle: undefined }
+      queue = makeQueue(timeoutMs)
       this.queues.set(timeoutMs, queue)
     }
     dropSettled(queue)
     queue.entries.push({ deadlineMs, target })
-    const idle = queue.idle
-    if (idle !== undefined) {
-      queue.idle = undefined
-      Deferred.unsafeDone(idle, Exit.void)
+    const wake = queue.wake
+    if (wake !== undefined) {
+      queue.wake = undefined
+      wake(Effect.void)
     }
     // Interruptible whatever the caller's region: the sweeper lives until the scope closes.
     return fresh ? Effect.asVoid(Effect.forkIn(Effect.interruptible(this.sweep(queue)), this.scope)) : Effect.void
@@ -98,12 +104,24 @@ export class Deadlines {
         this.queues.delete(queue.timeoutMs)
         return Effect.void
       }
-      const idle = Deferred.unsafeMake<void>(FiberId.none)
-      queue.idle = idle
-      return Effect.zipRight(Deferred.await(idle), loop)
+      return Effect.zipRight(queue.idle, loop)
     })
     return loop
   }
+}
+
+const makeQueue = (timeoutMs: number): Queue => {
+  const queue: Queue = {
+    timeoutMs,
+    entries: [],
+    head: 0,
+    wake: undefined,
+    idle: Effect.async<void>((resume) => {
+      if (queue.head < queue.entries.length) resume(Effect.void)
+      else queue.wake = resume
+    })
+  }
+  return queue
 }
 
 const dropSettled = (queue: Queue) => {

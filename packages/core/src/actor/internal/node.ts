@@ -45,16 +45,65 @@ const encoderOf = (schema: Schema.Schema<any, any>): Codec => {
 }
 
 /**
+ * Builds one of the runtime's own delivery errors (`ActorUnavailable`, `AskTimeout`) without
+ * capturing a stack trace, and without validating fields that come from the runtime's typed values.
+ * Under faults they are expected and frequent (every send to an unreachable node, every lost
+ * reply), and their trace would only show the runtime's loop: capturing it was a stack walk per
+ * failed message. Errors that report a bug or wrap a user's values keep their trace.
+ */
+const stackless = <E>(build: () => E): E => {
+  const limit = Error.stackTraceLimit
+  // Engines without V8's stack API: build as usual.
+  if (typeof limit !== "number") return build()
+  Error.stackTraceLimit = 0
+  try {
+    return build()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
+/** `ActorUnavailable`, built by the runtime (see `stackless`). */
+const unavailableError = (address: string, reason: ActorUnavailable["reason"]): ActorUnavailable =>
+  stackless(() => new ActorUnavailable({ address, reason }, true))
+
+/**
  * A request waiting in a mailbox, with the way back to its asker. `respond` and `reject` answer
  * at once when called (a local slot completed, or a reply handed to the transport) and return
  * what is left to run: `Effect.void` (an `Exit`) unless the transport needs an effect.
  */
-class AskDelivery {
-  constructor(
-    readonly message: unknown,
-    readonly respond: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>,
-    readonly reject: (error: DeliveryError) => Effect.Effect<void>
-  ) {}
+abstract class AskDelivery {
+  constructor(readonly message: unknown) {}
+  abstract respond(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void>
+  abstract reject(error: DeliveryError): Effect.Effect<void>
+}
+
+/** An ask from this node: answered in its reply slot. */
+class LocalAsk extends AskDelivery {
+  constructor(message: unknown, readonly slot: ReplySlot) {
+    super(message)
+  }
+  respond(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    this.slot.complete(exit)
+    return Effect.void
+  }
+  reject(error: DeliveryError): Effect.Effect<void> {
+    this.slot.complete(Exit.fail(error))
+    return Effect.void
+  }
+}
+
+/** An ask from another node: answered through the transport. */
+class RemoteAsk extends AskDelivery {
+  constructor(message: unknown, readonly node: NodeImpl, readonly envelope: Envelope.Envelope) {
+    super(message)
+  }
+  respond(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return this.node.reply(this.envelope, this.message, exit)
+  }
+  reject(error: DeliveryError): Effect.Effect<void> {
+    return this.node.reject(this.envelope, error)
+  }
 }
 
 /** A child whose supervision gave up and escalated: fails its parent's incarnation. */
@@ -137,31 +186,16 @@ export class NodeImpl implements Actor.NodeLike {
     const timeoutMs = options?.timeoutMs ?? 5_000
     // From the runtime's own typed values: no validation.
     const onTimeout = () =>
-      new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs }, true)
-    // Most asks find their timeout's sweeper running (`add` returns `Effect.void`): no effect to
-    // sequence before the wait.
-    const timeout = (slot: ReplySlot) => {
-      const started = this.timers!.add(timeoutMs, slot)
-      return started === Effect.void ? slot.await : Effect.zipRight(started, slot.await)
-    }
+      stackless(() => new AskTimeout({ address: address.toString(), request: (request as any)._tag ?? "?", timeoutMs }, true))
     if (address.node === this.id) {
       return Effect.suspend(() => {
         const cell = this.cells.get(address.path)
         if (cell === undefined || cell.done) return Effect.fail(this.unavailable(address, cell))
         const slot = replySlot(onTimeout)
-        const delivery = new AskDelivery(
-          request,
-          (exit) => {
-            slot.complete(exit)
-            return Effect.void
-          },
-          (error) => {
-            slot.complete(Exit.fail(error))
-            return Effect.void
-          }
-        )
-        const offered = this.offer(cell, delivery)
-        return offered === Effect.void ? timeout(slot) : Effect.zipRight(offered, Effect.suspend(() => timeout(slot)))
+        const offered = this.offer(cell, new LocalAsk(request, slot))
+        return offered === Effect.void
+          ? this.awaitReply(timeoutMs, slot)
+          : Effect.zipRight(offered, Effect.suspend(() => this.awaitReply(timeoutMs, slot)))
       })
     }
     // The pending entry goes when the ask ends: its reply, reject or `peerDown` takes it, a failed
@@ -175,25 +209,38 @@ export class NodeImpl implements Actor.NodeLike {
       })
       this.pendingAsks.set(id, { node: address.node, request, slot })
       const started = this.timers!.add(timeoutMs, slot)
-      const send = () => {
-        const sent = this.sendRemote(address, "ask", id, request, ref.protocol)
-        if (sent === Effect.void) return slot.await
-        return Effect.matchEffect(sent, {
-          onFailure: (error) => {
-            this.pendingAsks.delete(id)
-            slot.complete(Exit.fail(error)) // its deadline has nothing left to do
-            return Effect.fail(error)
-          },
-          onSuccess: () => slot.await
-        })
-      }
       // Sent once the deadline's sweeper runs (it has to start only for the first ask of a timeout).
-      return started === Effect.void ? send() : Effect.zipRight(started, Effect.suspend(send))
+      return started === Effect.void
+        ? this.sendAsk(ref, id, request, slot)
+        : Effect.zipRight(started, Effect.suspend(() => this.sendAsk(ref, id, request, slot)))
+    })
+  }
+
+  /**
+   * Waits for a local ask's reply. Most asks find their timeout's sweeper running (`add` returns
+   * `Effect.void`): no effect to sequence before the wait.
+   */
+  private awaitReply(timeoutMs: number, slot: ReplySlot): Effect.Effect<unknown, unknown> {
+    const started = this.timers!.add(timeoutMs, slot)
+    return started === Effect.void ? slot.await : Effect.zipRight(started, slot.await)
+  }
+
+  /** Sends a remote ask (registered as pending `id`) and waits for its reply. */
+  private sendAsk(ref: Ref<any>, id: number, request: Schema.WithResult.Any, slot: ReplySlot): Effect.Effect<unknown, unknown> {
+    const sent = this.sendRemote(ref.address, "ask", id, request, ref.protocol)
+    if (sent === Effect.void) return slot.await
+    return Effect.matchEffect(sent, {
+      onFailure: (error) => {
+        this.pendingAsks.delete(id)
+        slot.complete(Exit.fail(error)) // its deadline has nothing left to do
+        return Effect.fail(error)
+      },
+      onSuccess: () => slot.await
     })
   }
 
   private unavailable(address: Address, cell: Cell | undefined) {
-    return new ActorUnavailable({ address: address.toString(), reason: cell === undefined ? "not-found" : "stopped" })
+    return unavailableError(address.toString(), cell === undefined ? "not-found" : "stopped")
   }
 
   private offer(cell: Cell, message: unknown): Effect.Effect<void, DeliveryError> {
@@ -217,27 +264,33 @@ export class NodeImpl implements Actor.NodeLike {
     protocol: Schema.Schema<any, any>
   ): Effect.Effect<void, DeliveryError> {
     const transport = this.transport!
-    // Sent now (callers run inside an effect): a transport that hands over at once leaves nothing to run.
-    const send = (payload: unknown): Effect.Effect<void, DeliveryError> => {
-      const sent = Transport.sendNow(
-        transport,
-        { from: this.id, to: address.node, path: address.path, kind, id, encoded: transport.encodes, payload }
-      )
-      if (sent === Effect.void) return Effect.void
-      return Effect.mapError(sent, (error) =>
-        error._tag === "NodeUnreachable"
-          // built from the runtime's own typed values: no validation
-          ? new ActorUnavailable({ address: address.toString(), reason: "unreachable" }, true)
-          : new MessageNotSerializable({ address: address.toString(), detail: error.detail }))
-    }
-    if (!transport.encodes) return send(message)
+    if (!transport.encodes) return this.sendPayload(transport, address, kind, id, message)
     const encoded = encoderOf(protocol)(message)
     // A synchronous schema encodes to an `Either`: take it without an effect.
-    if (Either.isEither(encoded) && Either.isRight(encoded)) return send(encoded.right)
+    if (Either.isEither(encoded) && Either.isRight(encoded)) return this.sendPayload(transport, address, kind, id, encoded.right)
     return Effect.flatMap(
       Effect.mapError(encoded, (error) => new MessageNotSerializable({ address: address.toString(), detail: error.message })),
-      send
+      (payload) => this.sendPayload(transport, address, kind, id, payload)
     )
+  }
+
+  /** Sends now (callers run inside an effect): a transport that hands over at once leaves nothing to run. */
+  private sendPayload(
+    transport: Transport.Transport,
+    address: Address,
+    kind: "tell" | "ask",
+    id: number,
+    payload: unknown
+  ): Effect.Effect<void, DeliveryError> {
+    const sent = Transport.sendNow(
+      transport,
+      { from: this.id, to: address.node, path: address.path, kind, id, encoded: transport.encodes, payload }
+    )
+    if (sent === Effect.void) return Effect.void
+    return Effect.mapError(sent, (error) =>
+      error._tag === "NodeUnreachable"
+        ? unavailableError(address.toString(), "unreachable")
+        : new MessageNotSerializable({ address: address.toString(), detail: error.detail }))
   }
 
   // ---- spawning and supervision -------------------------------------------------------------
@@ -389,7 +442,7 @@ export class NodeImpl implements Actor.NodeLike {
         return Effect.zipRight(
           rejected,
           delivery.reject(
-            new ActorUnavailable({ address: cell.address.toString(), reason: Exit.isInterrupted(exit) ? "stopped" : "failed" }, true)
+            unavailableError(cell.address.toString(), Exit.isInterrupted(exit) ? "stopped" : "failed")
           )
         )
       }
@@ -421,11 +474,11 @@ export class NodeImpl implements Actor.NodeLike {
       cell.buffer = []
       cell.position = 0
       yield* cell.mailbox.shutdown
-      // Built only when an ask is left to reject (an error captures a stack trace).
+      // Built only when an ask is left to reject.
       let error: ActorUnavailable | undefined
       for (const delivery of rest) {
         if (delivery instanceof AskDelivery) {
-          error ??= new ActorUnavailable({ address: cell.address.toString(), reason: "stopped" })
+          error ??= unavailableError(cell.address.toString(), "stopped")
           yield* delivery.reject(error)
         }
       }
@@ -481,7 +534,7 @@ export class NodeImpl implements Actor.NodeLike {
         for (const [id, ask] of this.pendingAsks) {
           if (ask.node === peer) {
             this.pendingAsks.delete(id)
-            ask.slot.complete(Exit.fail(new ActorUnavailable({ address: `${peer}`, reason: "unreachable" })))
+            ask.slot.complete(Exit.fail(unavailableError(`${peer}`, "unreachable")))
           }
         }
         for (const [, watch] of this.pendingWatches) {
@@ -520,21 +573,17 @@ export class NodeImpl implements Actor.NodeLike {
         return message.pipe(Effect.flatMap((message) => this.offer(cell, message)), Effect.catchAll(dropped))
       }
       case "ask": {
-        const reject = (error: DeliveryError) => this.reject(envelope, error)
         const cell = this.cells.get(envelope.path)
         if (cell === undefined || cell.done) {
-          return reject(this.unavailable(new Address({ node: this.id, path: envelope.path }), cell))
+          return this.reject(envelope, unavailableError(`${this.id}/${envelope.path}`, cell === undefined ? "not-found" : "stopped"))
         }
-        const deliver = (request: unknown) =>
-          this.offer(cell, new AskDelivery(request, (exit) => this.reply(envelope, request, exit), reject))
-        const offerNow = (request: unknown) => {
-          const offered = deliver(request)
-          return offered === Effect.void ? Effect.void : Effect.catchAll(offered, reject)
-        }
-        if (!envelope.encoded) return offerNow(envelope.payload)
+        if (!envelope.encoded) return this.offerAsk(cell, envelope, envelope.payload)
         const request = this.decode(cell.protocol, envelope)
-        if (Either.isEither(request) && Either.isRight(request)) return offerNow(request.right)
-        return request.pipe(Effect.flatMap(deliver), Effect.catchAll(reject))
+        if (Either.isEither(request) && Either.isRight(request)) return this.offerAsk(cell, envelope, request.right)
+        return request.pipe(
+          Effect.flatMap((request) => this.offer(cell, new RemoteAsk(request, this, envelope))),
+          Effect.catchAll((error) => this.reject(envelope, error))
+        )
       }
       case "reply": {
         const pending = this.pendingAsks.get(envelope.id)
@@ -597,8 +646,14 @@ export class NodeImpl implements Actor.NodeLike {
     return Effect.asVoid(Effect.forkIn(Effect.flatMap(Deferred.await(cell.terminated), notify), this.scope))
   }
 
+  /** Offers a remote ask to `cell` now; a refusal is sent back to the asker. */
+  private offerAsk(cell: Cell, envelope: Envelope.Envelope, request: unknown): Effect.Effect<void> {
+    const offered = this.offer(cell, new RemoteAsk(request, this, envelope))
+    return offered === Effect.void ? Effect.void : Effect.catchAll(offered, (error) => this.reject(envelope, error))
+  }
+
   /** Sends the answer to a remote ask now; what is left to run (see `AskDelivery`). */
-  private reply(envelope: Envelope.Envelope, request: any, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+  reply(envelope: Envelope.Envelope, request: any, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
     const transport = this.transport!
     const send = (payload: unknown) =>
       ignored(Transport.sendNow(transport, {
@@ -622,7 +677,7 @@ export class NodeImpl implements Actor.NodeLike {
   }
 
   /** Sends a delivery failure to a remote asker now; what is left to run. */
-  private reject(envelope: Envelope.Envelope, error: DeliveryError): Effect.Effect<void> {
+  reject(envelope: Envelope.Envelope, error: DeliveryError): Effect.Effect<void> {
     const transport = this.transport!
     return ignored(Transport.sendNow(transport, {
       from: this.id,
@@ -713,7 +768,7 @@ const rejectLaters = (cell: Cell): Effect.Effect<void> => {
   if (cell.laters.size === 0) return Effect.void
   const waiting = [...cell.laters]
   cell.laters.clear()
-  const error = new ActorUnavailable({ address: cell.address.toString(), reason: "stopped" }, true)
+  const error = unavailableError(cell.address.toString(), "stopped")
   return Effect.forEach(waiting, (delivery) => delivery.reject(error), { discard: true })
 }
 
@@ -722,12 +777,7 @@ const answerLater = (cell: Cell, delivery: AskDelivery, later: Actor.Later<unkno
   Effect.flatMap(Effect.exit(later.effect), (exit) =>
     Exit.isSuccess(exit) || Cause.isFailType(exit.cause)
       ? delivery.respond(exit)
-      : delivery.reject(
-        new ActorUnavailable({
-          address: cell.address.toString(),
-          reason: Cause.isInterruptedOnly(exit.cause) ? "stopped" : "failed"
-        })
-      ))
+      : delivery.reject(unavailableError(cell.address.toString(), Cause.isInterruptedOnly(exit.cause) ? "stopped" : "failed")))
 
 /** A ref: an address plus the node that sends for it. */
 export class Ref<A> implements Actor.ActorRef<A> {
