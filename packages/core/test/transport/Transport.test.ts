@@ -63,3 +63,29 @@ describe("Transport.sendNow", () => {
       expect((yield* Effect.flip(from.send(lost)))._tag).toBe("NodeUnreachable")
     }))
 })
+
+describe("InProcess serialize", () => {
+  it.scoped("delivers a copy of plain data, refuses what TCP could not carry", () =>
+    Effect.gen(function*() {
+      const { from, received } = yield* join(yield* InProcess.make({ serialize: true }))
+      const backing = new Uint8Array([9, 1, 2, 3, 9])
+      const payload = { n: 1, s: "x", nested: [{ bytes: backing.subarray(1, 4) }, null, true], big: 2n, none: undefined }
+      yield* Transport.sendNow(from, envelope(payload))
+      const got = received[0] as typeof payload
+      expect(got).toEqual(payload)
+      expect(got).not.toBe(payload)
+      expect(got.nested[0]).not.toBe(payload.nested[0])
+      const bytes = (got.nested[0] as { bytes: Uint8Array }).bytes
+      // its own buffer: changing the sender's bytes afterwards changes nothing delivered
+      expect(bytes.buffer).not.toBe(backing.buffer)
+      backing[2] = 0
+      expect(Array.from(bytes)).toEqual([1, 2, 3])
+      // not plain data but structured-cloneable: copied by structuredClone
+      yield* Transport.sendNow(from, envelope({ when: new Map([[1, "a"]]) }))
+      expect((received[1] as { when: Map<number, string> }).when.get(1)).toBe("a")
+      // not cloneable at all: refused, nothing delivered
+      const refused = yield* Effect.flip(Transport.sendNow(from, envelope({ callback: () => 1 })))
+      expect(refused._tag).toBe("PayloadNotSerializable")
+      expect(received.length).toBe(2)
+    }))
+})
