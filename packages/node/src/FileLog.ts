@@ -153,6 +153,7 @@ export const make = (
       read: (fromOffset, maxBytes) => Ops.read(state, fromOffset, maxBytes),
       truncateTo: (offset) => Ops.truncateTo(state, offset),
       deleteBefore: (offset) => Ops.deleteBefore(state, offset),
+      truncateFullyAndStartAt: (offset) => Ops.truncateFullyAndStartAt(state, offset),
       logStartOffset: Effect.sync(() => state.logStartOffset),
       logEndOffset: Effect.sync(() => state.logEndOffset),
       assignEpoch: (epoch, startOffset) =>

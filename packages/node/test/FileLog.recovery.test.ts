@@ -80,4 +80,22 @@ describe("FileLog recovery", () => {
       yield* reopenAndCheck(s, s.all)
       expect((yield* fs.stat(s.path)).size).toBe(BigInt(s.original.length + batch(1, "next").length))
     }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("truncateFullyAndStartAt survives a reopen: one empty segment at the new start, no epochs", () =>
+    Effect.gen(function*() {
+      const s = yield* setup
+      yield* withLog(s.dir, s.options, (log) => log.truncateFullyAndStartAt(100))
+      expect(yield* logFiles(s.dir)).toEqual(["00000000000000000100.log"])
+      yield* withLog(s.dir, s.options, (log) =>
+        Effect.gen(function*() {
+          expect([yield* log.logStartOffset, yield* log.logEndOffset]).toEqual([100, 100])
+          expect(yield* log.epochs).toEqual([])
+          yield* log.appendAsFollower(batch(2, "f", 1000, { baseOffset: 100, partitionLeaderEpoch: 3 }))
+        }))
+      yield* withLog(s.dir, s.options, (log) =>
+        Effect.gen(function*() {
+          expect(values(yield* readAll(log, 100))).toEqual([[100, "f-0"], [101, "f-1"]])
+          expect(yield* log.epochs).toEqual([{ epoch: 3, startOffset: 100 }])
+        }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 })

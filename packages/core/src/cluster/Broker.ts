@@ -21,6 +21,7 @@ import * as P from "./ReplicaProtocol.js"
 export interface Options {
   readonly brokerId: number
   readonly controller: Address.Address
+  /** Where the partition logs live; each is opened with its topic's config (retention, cleanup, segments). */
   readonly logs: LogStore
   /** Heartbeat period (Kafka: 2 s); the controller's session timeout should be several of these. */
   readonly heartbeatIntervalMs?: number
@@ -150,7 +151,7 @@ export const behavior = (options: Options) => {
               assigned.add(name)
               let entry = state.replicas.get(name)
               if (entry === undefined) {
-                const log = yield* options.logs.open(topic.name, partition.partition)
+                const log = yield* options.logs.open(topic.name, partition.partition, topic.config)
                 const ref = yield* Effect.orDie(ctx.spawn(
                   name,
                   Replica.behavior({

@@ -9,7 +9,9 @@
  *
  * The rules themselves are the pure functions of `Isr` and `ProducerState`; this actor does the
  * I/O and the timing. It is the single writer of its log: the follower's fetch loop hands what it
- * fetched back to the actor (`ApplyFetch`).
+ * fetched back to the actor (`ApplyFetch`), and so does a follower whose fetch offset the leader's
+ * log no longer holds (`ApplyOutOfRange`: the follower empties its log and restarts it at the
+ * leader's log start, as Kafka's follower does).
  *
  * @since 0.1.0
  */
@@ -318,15 +320,23 @@ export const behavior = (options: Options) => {
           { timeoutMs: options.fetchMaxWaitMs + 5_000 }
         ),
         {
-          onFailure: () =>
-            Effect.zipRight(Effect.sleep(Duration.millis(options.fetchBackoffMs)), Effect.suspend(() => fetchFrom(fetchOffset, lastEpoch))),
+          onFailure: (error) =>
+            // The leader's log starts past what this follower needs next: start over at its log start.
+            error._tag === "OffsetOutOfRange" && error.logStartOffset > fetchOffset
+              ? Effect.flatMap(
+                ctx.self.ask(
+                  new P.ApplyOutOfRange({ leaderEpoch, fetchOffset, logStartOffset: error.logStartOffset }, true),
+                  { timeoutMs: 60_000 }
+                ),
+                fetchNext
+              )
+              : Effect.zipRight(Effect.sleep(Duration.millis(options.fetchBackoffMs)), Effect.suspend(() => fetchFrom(fetchOffset, lastEpoch))),
           onSuccess: (response) =>
-            Effect.flatMap(
-              ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response }, true), { timeoutMs: 60_000 }),
-              (next) => next.stop ? Effect.void : fetchFrom(next.logEndOffset, next.lastEpoch)
-            )
+            Effect.flatMap(ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response }, true), { timeoutMs: 60_000 }), fetchNext)
         }
       )
+    const fetchNext = (next: typeof P.FetchPosition.Type): Effect.Effect<void, unknown> =>
+      next.stop ? Effect.void : fetchFrom(next.logEndOffset, next.lastEpoch)
     return Effect.zipWith(log.logEndOffset, log.epochs, (fetchOffset, epochs) => [fetchOffset, LeaderEpochCache.latestEpoch(epochs)] as const)
       .pipe(
         Effect.flatMap(([fetchOffset, lastEpoch]) => fetchFrom(fetchOffset, lastEpoch)),
@@ -637,6 +647,26 @@ export const behavior = (options: Options) => {
             return [{ stop: false, logEndOffset, lastEpoch: LeaderEpochCache.latestEpoch(epochs) }, state] as const
           }))
       },
+      ApplyOutOfRange: (state, msg) =>
+        Effect.gen(function*() {
+          if (state.role !== "follower" || state.partition?.leaderEpoch !== msg.leaderEpoch) {
+            return [{ stop: true, logEndOffset: -1, lastEpoch: -1 }, state] as const
+          }
+          // Reset only from where that fetch was made, and only forwards: an answer to an older
+          // fetch (the log has moved since) must not empty the log.
+          const logEndOffset = yield* log.logEndOffset
+          if (msg.fetchOffset === logEndOffset && msg.logStartOffset > logEndOffset) {
+            yield* Effect.logInfo(
+              `replica ${tp.topic}:${tp.partition}@${options.brokerId}: fetch offset ${msg.fetchOffset} is below the leader's log start ${msg.logStartOffset}; starting the log afresh there`
+            )
+            yield* Effect.orDie(log.truncateFullyAndStartAt(msg.logStartOffset))
+            state.producers = ProducerState.empty
+            state.logEndOffset = msg.logStartOffset
+            state.highWatermark = msg.logStartOffset
+          }
+          const epochs = yield* log.epochs
+          return [{ stop: false, logEndOffset: yield* log.logEndOffset, lastEpoch: LeaderEpochCache.latestEpoch(epochs) }, state] as const
+        }),
       Tick: (state, _, ctx) => {
         const maintained = maintainIsr(ctx, state, state.deadlines.nowMs())
         return maintained === Effect.void ? Effect.succeed(state) : Effect.as(maintained, state)

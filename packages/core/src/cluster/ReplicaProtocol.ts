@@ -124,12 +124,26 @@ export class UpdatePartition extends Schema.TaggedClass<UpdatePartition>()("Upda
 /** Internal: periodic ISR maintenance and request deadlines. */
 export class Tick extends Schema.TaggedClass<Tick>()("Tick", {}) {}
 
+/** Where a follower fetches next (its log end and last epoch); `stop` when it no longer follows that leader epoch. */
+export const FetchPosition = Schema.Struct({ stop: Schema.Boolean, logEndOffset: Schema.Number, lastEpoch: Schema.Number })
+
 /** Internal: the result of a follower fetch, applied by the replica (the single writer of its log). */
 export class ApplyFetch extends Schema.TaggedRequest<ApplyFetch>()("ApplyFetch", {
   failure: Schema.Never,
-  /** Where the follower fetches next; `stop` when it no longer follows that leader epoch. */
-  success: Schema.Struct({ stop: Schema.Boolean, logEndOffset: Schema.Number, lastEpoch: Schema.Number }),
+  success: FetchPosition,
   payload: { leaderEpoch: Schema.Number, result: FetchResult }
+}) {}
+
+/**
+ * Internal: a follower fetch from `fetchOffset` failed with `OffsetOutOfRange` because the
+ * leader's log now starts at `logStartOffset`, past it (retention deleted what the follower still
+ * needed). The replica empties its log and restarts it there (Kafka's `truncateFullyAndStartAt`),
+ * but only while it still follows `leaderEpoch` and its log still ends at `fetchOffset`.
+ */
+export class ApplyOutOfRange extends Schema.TaggedRequest<ApplyOutOfRange>()("ApplyOutOfRange", {
+  failure: Schema.Never,
+  success: FetchPosition,
+  payload: { leaderEpoch: Schema.Number, fetchOffset: Schema.Number, logStartOffset: Schema.Number }
 }) {}
 
 /** Internal: the controller's answer to an ISR change this leader asked for. */
@@ -160,6 +174,7 @@ export const ReplicaProtocol = Schema.Union(
   UpdatePartition,
   Tick,
   ApplyFetch,
+  ApplyOutOfRange,
   IsrChangeDone,
   Describe
 )

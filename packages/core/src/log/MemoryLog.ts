@@ -116,6 +116,15 @@ const fromState = (state: State, options: Options): MemoryLog => {
     state.epochs = LeaderEpochCache.truncateFromStart(state.epochs, target)
   }
 
+  const truncateFullyAndStartAt = (offset: number): void => {
+    state.batches = []
+    state.flushedCount = 0
+    state.unflushedRecords = 0
+    state.logStartOffset = offset
+    state.logEndOffset = offset
+    state.epochs = LeaderEpochCache.empty
+  }
+
   const read = (fromOffset: number, maxBytes: number): Effect.Effect<PartitionLog.ReadResult, OffsetOutOfRange> => {
     if (fromOffset < state.logStartOffset || fromOffset > state.logEndOffset) {
       return Effect.fail(
@@ -178,6 +187,7 @@ const fromState = (state: State, options: Options): MemoryLog => {
     read: (fromOffset, maxBytes) => open(() => read(fromOffset, maxBytes)),
     truncateTo: (offset) => open(() => Effect.sync(() => truncateTo(offset))),
     deleteBefore: (offset) => open(() => Effect.sync(() => deleteBefore(offset))),
+    truncateFullyAndStartAt: (offset) => open(() => Effect.sync(() => truncateFullyAndStartAt(offset))),
     logStartOffset: Effect.sync(() => state.logStartOffset),
     logEndOffset: Effect.sync(() => state.logEndOffset),
     assignEpoch: (epoch, startOffset) =>

@@ -15,6 +15,9 @@
  *   `offset` goes entirely (the follower fetches it again), so the new end may be below `offset`.
  * - `deleteBefore(offset)` moves `logStartOffset` up to `offset` (capped at the end) and drops
  *   storage that lies wholly below it.
+ * - `truncateFullyAndStartAt(offset)` drops every batch and the whole leader-epoch cache and
+ *   starts the log afresh with `logStartOffset = logEndOffset = offset`, above or below the old
+ *   end (Kafka's `truncateFullyAndStartAt`: a follower whose next offset the leader no longer has).
  */
 import { Context, type Effect, Either, Option } from "effect"
 import * as LeaderEpochCache from "./LeaderEpochCache.js"
@@ -76,6 +79,11 @@ export interface PartitionLog {
   readonly truncateTo: (offset: number) => Effect.Effect<void, LogClosed | StorageError>
   /** Moves the log start up to `offset` and frees what lies wholly below it. */
   readonly deleteBefore: (offset: number) => Effect.Effect<void, LogClosed | StorageError>
+  /**
+   * Drops every batch and epoch; the log restarts empty at `offset` (start = end = `offset`).
+   * What a follower does when the leader's log start has passed its fetch offset.
+   */
+  readonly truncateFullyAndStartAt: (offset: number) => Effect.Effect<void, LogClosed | StorageError>
   /** The first offset a consumer may read. */
   readonly logStartOffset: Effect.Effect<number>
   /** The offset the next appended record will get. */

@@ -20,6 +20,7 @@ import * as GroupCoordinator from "../group/GroupCoordinator.js"
 import type * as GroupState from "../group/GroupState.js"
 import * as OffsetKey from "../group/OffsetKey.js"
 import * as MemoryLog from "../log/MemoryLog.js"
+import type * as PartitionLog from "../log/PartitionLog.js"
 import * as RecordBatch from "../log/RecordBatch.js"
 import * as NodeId from "../transport/NodeId.js"
 import type * as Transport from "../transport/Transport.js"
@@ -62,6 +63,11 @@ export interface EmbeddedCluster {
   readonly metadata: Effect.Effect<ControllerProtocol.ClusterMetadata, AskTimeout | DeliveryError>
   /** A partition replica's state on one broker (role, epoch, ISR, high watermark, log end). */
   readonly describeReplica: (brokerId: number, topic: string, partition: number) => Effect.Effect<Schema.WithResult.Success<P.Describe>, AskTimeout | DeliveryError>
+  /**
+   * A broker's log of a partition, opened from its store (for tests: inspect it, or move its start
+   * with `deleteBefore` as retention on disk would). Writing to it bypasses the replica.
+   */
+  readonly log: (brokerId: number, topic: string, partition: number) => Effect.Effect<PartitionLog.PartitionLog>
   /** The records a broker holds for a partition, as batches (for checks). */
   readonly readLog: (brokerId: number, topic: string, partition: number) => Effect.Effect<ReadonlyArray<Uint8Array>>
   /** A client node on the cluster's network (lives as long as the caller's scope). */
@@ -152,6 +158,7 @@ export const make = (
       isRunning: (brokerId) => running.has(brokerId),
       metadata: controllerRef.ask(new ControllerProtocol.GetMetadata()),
       describeReplica: (brokerId, topic, partition) => replicaRef(brokerId, topic, partition).ask(new P.Describe()),
+      log: (brokerId, topic, partition) => stores.get(brokerId)!.open(topic, partition),
       readLog: (brokerId, topic, partition) =>
         Effect.gen(function*() {
           const log = yield* stores.get(brokerId)!.open(topic, partition)

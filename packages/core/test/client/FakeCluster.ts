@@ -171,6 +171,7 @@ const replica = (shared: Shared, brokerId: number, topic: string, partition: num
       UpdatePartition: (s) => Effect.succeed(s),
       Tick: (s) => Effect.succeed(s),
       ApplyFetch: () => Effect.dieMessage("not in the fake"),
+      ApplyOutOfRange: () => Effect.dieMessage("not in the fake"),
       IsrChangeDone: (s) => Effect.succeed(s),
       Describe: () => Effect.dieMessage("not in the fake")
     }

@@ -209,4 +209,47 @@ describe("Replication", () => {
       expect(gap._tag).toBe("OutOfOrderSequence")
       expect(yield* consumeAll(cluster, client, "t", 0)).toEqual(["once-a", "once-b", "then"])
     }).pipe(Effect.provide(InProcess.layer({ serialize: true }))))
+
+  it.scoped("a follower below the leader's log start (retention deleted what it needs) restarts its log there and catches up", () =>
+    Effect.gen(function*() {
+      const { cluster, client, leader, followers } = yield* start({})
+      const [lagging] = followers
+      const first = yield* Effect.fork(produce(cluster, client, "t", 0, ["a", "b", "c"]))
+      yield* advance(500)
+      yield* Fiber.join(first)
+      yield* cut(filter, leader, lagging!)
+      for (const values of [["d", "e"], ["f", "g"], ["h"]]) yield* produce(cluster, client, "t", 0, values, { acks: 1 })
+      yield* advance(3_000) // the cut-off follower leaves the ISR
+      expect((yield* leaderOf(cluster, "t", 0)).isr).not.toContain(lagging)
+      const leaderLog = yield* cluster.log(leader, "t", 0)
+      yield* leaderLog.deleteBefore(5) // as retention would: offsets 0..4 are gone from the leader
+      expect((yield* cluster.describeReplica(lagging!, "t", 0)).logEndOffset).toBe(3) // it needs offset 3 next
+      yield* mend(filter, leader, lagging!)
+      yield* advance(3_000)
+      const described = yield* cluster.describeReplica(lagging!, "t", 0)
+      expect(described).toMatchObject({ role: "follower", logStartOffset: 5, logEndOffset: 8, highWatermark: 8 })
+      expect(valuesOf(yield* cluster.readLog(lagging!, "t", 0))).toEqual(["f", "g", "h"])
+      const healed = yield* leaderOf(cluster, "t", 0)
+      expect([...healed.isr].sort()).toEqual([1, 2, 3])
+      // It keeps following from there.
+      const more = yield* Effect.fork(produce(cluster, client, "t", 0, ["i"]))
+      yield* advance(500)
+      expect((yield* Fiber.join(more)).baseOffset).toBe(8)
+      expect(valuesOf(yield* cluster.readLog(lagging!, "t", 0))).toEqual(["f", "g", "h", "i"])
+
+      // The reset is guarded as ApplyFetch is: a leader, a stale leader epoch or a fetch from
+      // anywhere but the log end leaves the log as it is.
+      const epoch = healed.leaderEpoch
+      const reset = (brokerId: number, leaderEpoch: number, fetchOffset: number) =>
+        replicaRef(client, brokerId, "t", 0).ask(
+          new ReplicaProtocol.ApplyOutOfRange({ leaderEpoch, fetchOffset, logStartOffset: 100 })
+        )
+      expect((yield* reset(leader, epoch, 9)).stop).toBe(true)
+      expect((yield* reset(lagging!, epoch - 1, 9)).stop).toBe(true)
+      expect(yield* reset(lagging!, epoch, 5)).toEqual({ stop: false, logEndOffset: 9, lastEpoch: epoch })
+      for (const id of cluster.brokerIds) {
+        expect(yield* cluster.describeReplica(id, "t", 0)).toMatchObject({ logEndOffset: 9 })
+      }
+      expect((yield* cluster.describeReplica(lagging!, "t", 0)).logStartOffset).toBe(5)
+    }).pipe(Effect.provide(setup(filter))))
 })

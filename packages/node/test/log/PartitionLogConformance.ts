@@ -117,6 +117,32 @@ export const conformance = (name: string, makeLog: MakeLog) =>
         expect([yield* log.logStartOffset, yield* log.logEndOffset]).toEqual([0, 0])
       }))
 
+    it.scoped("truncateFullyAndStartAt empties the log and restarts it at the offset, above or below the old end", () =>
+      Effect.gen(function*() {
+        const log = yield* makeLog()
+        for (let i = 0; i < 3; i++) yield* log.append(batch(5, `b${i}`), { leaderEpoch: i })
+        yield* log.truncateFullyAndStartAt(40) // the leader's log start, past this log's end
+        expect([yield* log.logStartOffset, yield* log.logEndOffset]).toEqual([40, 40])
+        expect(yield* log.epochs).toEqual([])
+        expect(yield* log.endOffsetFor(2)).toEqual({ leaderEpoch: LeaderEpochCache.UNDEFINED, endOffset: -1 })
+        expect((yield* Effect.flip(log.read(39, 100)))._tag).toBe("OffsetOutOfRange")
+        expect((yield* log.read(40, 100)).batches).toEqual([])
+        expect(yield* log.offsetForTimestamp(0)).toEqual(Option.none())
+        const err = yield* Effect.flip(log.appendAsFollower(batch(1, "f", 1, { baseOffset: 15 })))
+        expect(err).toMatchObject({ _tag: "NonContiguousOffset", expectedOffset: 40 })
+        yield* log.appendAsFollower(batch(2, "f", 1, { baseOffset: 40, partitionLeaderEpoch: 5 }))
+        expect(yield* log.epochs).toEqual([{ epoch: 5, startOffset: 40 }])
+        expect(values(yield* readAll(log, 40))).toEqual([[40, "f-0"], [41, "f-1"]])
+        yield* log.truncateFullyAndStartAt(41) // inside the log: nothing survives, not even offset 40
+        expect([yield* log.logStartOffset, yield* log.logEndOffset]).toEqual([41, 41])
+        yield* log.truncateFullyAndStartAt(41) // again at the same place: still empty
+        expect((yield* log.append(batch(1, "x"), { leaderEpoch: 6 })).baseOffset).toBe(41)
+        yield* log.truncateFullyAndStartAt(3) // below the old start
+        expect([yield* log.logStartOffset, yield* log.logEndOffset, (yield* log.epochs).length]).toEqual([3, 3, 0])
+        expect((yield* log.append(batch(2, "y"))).baseOffset).toBe(3)
+        expect(values(yield* readAll(log, 3))).toEqual([[3, "y-0"], [4, "y-1"]])
+      }))
+
     it.scoped("keeps leader offsets on follower appends and checks they continue", () =>
       Effect.gen(function*() {
         const log = yield* makeLog()

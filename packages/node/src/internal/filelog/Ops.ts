@@ -404,6 +404,25 @@ export const deleteBefore = (state: State.State, offset: number): Effect.Effect<
       yield* State.checkpoint(state)
     }).pipe(State.io("deleteBefore")))
 
+/**
+ * Drops every segment and the epoch cache and starts afresh with one empty segment at `offset`
+ * (Kafka's `truncateFullyAndStartAt`). The segments go before the checkpoints are written, so a
+ * crash in between still recovers to an empty log at `offset` (recovery takes the log start
+ * from the first segment when the checkpoint is older).
+ */
+export const truncateFullyAndStartAt = (
+  state: State.State,
+  offset: number
+): Effect.Effect<void, LogError.LogClosed | LogError.StorageError> =>
+  locked(state, () =>
+    Effect.gen(function*() {
+      yield* State.resetTo(state, offset, yield* Clock.currentTimeMillis)
+      state.logStartOffset = offset
+      state.unflushedRecords = 0
+      state.epochs = LeaderEpochCache.empty
+      yield* State.checkpoint(state)
+    }).pipe(State.io("truncateFullyAndStartAt"), Effect.uninterruptible))
+
 /** ListOffsets by timestamp, using the time index to skip ahead. */
 export const offsetForTimestamp = (
   state: State.State,
