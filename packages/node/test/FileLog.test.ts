@@ -4,18 +4,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { RecordBatch } from "@fiberlog/core"
 import { Effect, Either, TestClock } from "effect"
 import * as FileLog from "../src/FileLog.js"
-import { batch, readAll, values, wide, wideValue } from "./log/batches.js"
+import { batch, keyed, readAll, values, wide, wideValue } from "./log/batches.js"
 import { logFiles, tempDir, withLog } from "./log/fileLogHarness.js"
-
-const keyed = (kvs: Array<[string, string | null]>, ts: number) =>
-  RecordBatch.encode({
-    records: kvs.map(([k, v]) => ({
-      key: new TextEncoder().encode(k),
-      value: v === null ? null : new TextEncoder().encode(v),
-      headers: [],
-      timestamp: ts
-    }))
-  })
 
 describe("FileLog", () => {
   it.scoped("names segments by 20-digit base offset and rolls by size and age", () =>

@@ -4,24 +4,14 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Metadata, RecordBatch } from "@fiberlog/core"
+import { Metadata } from "@fiberlog/core"
 import { Effect, Either, TestClock } from "effect"
 import * as FileLog from "../src/FileLog.js"
 import * as FileLogStore from "../src/FileLogStore.js"
-import { batch, readAll, values } from "./log/batches.js"
+import { batch, keyed, readAll, values } from "./log/batches.js"
 import { logFiles, tempDir } from "./log/fileLogHarness.js"
 
 const topicConfig = (input: Metadata.TopicConfigInput) => Either.getOrThrow(Metadata.makeTopicConfig(input, 1))
-
-const keyed = (kvs: Array<[string, string | null]>, ts: number) =>
-  RecordBatch.encode({
-    records: kvs.map(([k, v]) => ({
-      key: new TextEncoder().encode(k),
-      value: v === null ? null : new TextEncoder().encode(v),
-      headers: [],
-      timestamp: ts
-    }))
-  })
 
 /** Lets a woken cleanup fiber finish its file I/O (event-loop turns, not timed sleeps). */
 const until = (done: Effect.Effect<boolean>) =>

@@ -51,3 +51,14 @@ export const readAll = (
       next = RecordBatch.lastOffset(r.batches[r.batches.length - 1]!) + 1
     }
   })
+
+/** A batch of keyed records (a null value is a tombstone), all at timestamp `ts`. */
+export const keyed = (kvs: Array<[string, string | null]>, ts: number) =>
+  RecordBatch.encode({
+    records: kvs.map(([k, v]) => ({
+      key: new TextEncoder().encode(k),
+      value: v === null ? null : new TextEncoder().encode(v),
+      headers: [],
+      timestamp: ts
+    }))
+  })
