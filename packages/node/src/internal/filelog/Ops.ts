@@ -210,7 +210,7 @@ const write = (
   }).pipe(Effect.mapError(appendError), Effect.uninterruptible)
 }
 
-/** Prepares (into the scratch buffer) and writes, or fails with the preparation's error. */
+/** Prepares (see `placementFor`) and writes, or fails with the preparation's error. */
 const prepareAndWrite = <E>(
   state: State.State,
   prepare: (nowMs: number) => Either.Either<PartitionLog.Prepared, E>
