@@ -64,8 +64,6 @@ export interface Spec {
   readonly groups?: ReadonlyArray<GroupSpec>
   /** Consumer long-poll wait, in ms. Default 1_000. */
   readonly fetchMaxWaitMs?: number
-  /** How often the observer samples the controller's metadata for elections, in ms. Default 250. */
-  readonly observeIntervalMs?: number
 }
 
 /** A started workload. */

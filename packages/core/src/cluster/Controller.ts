@@ -34,6 +34,12 @@ export interface Options {
   readonly sessionTimeoutMs?: number
   /** How often liveness is checked. */
   readonly livenessCheckIntervalMs?: number
+  /**
+   * Told every metadata the controller holds: once when it starts (what the log replayed), then
+   * after each change it commits, in order, with what it pushes to brokers. For an embedding
+   * process that watches the cluster from outside the network (the testkit's election observer).
+   */
+  readonly onMetadata?: (metadata: ControllerProtocol.ClusterMetadata) => Effect.Effect<void>
 }
 
 /** Default broker session timeout. */
@@ -113,6 +119,7 @@ export const behavior = (options: Options) => {
       yield* Effect.orDie(log.append(batch))
       const metadata = ControllerState.applyAll(state.metadata, records)
       const update = new ControllerProtocol.MetadataUpdate({ metadata: snapshot(options.nodeId, metadata) }, true)
+      if (options.onMetadata !== undefined) yield* options.onMetadata(update.metadata)
       yield* Effect.forEach(
         metadata.brokers.values(),
         (broker) =>
@@ -132,6 +139,7 @@ export const behavior = (options: Options) => {
     init: (ctx): Effect.Effect<State, never, Scope.Scope> =>
       Effect.gen(function*() {
         const metadata = ControllerState.replay(yield* readAll(log))
+        if (options.onMetadata !== undefined) yield* options.onMetadata(snapshot(options.nodeId, metadata))
         const clock = yield* Effect.clock
         const now = clock.unsafeCurrentTimeMillis()
         const check = new ControllerProtocol.CheckLiveness()

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, ExecutionStrategy, Exit, Schedule, type Schema, Scope } from "effect"
+import { Duration, Effect, ExecutionStrategy, Exit, Schedule, type Schema, Scope, type Stream, SubscriptionRef } from "effect"
 import type * as Actor from "../actor/Actor.js"
 import type { AskTimeout, DeliveryError } from "../actor/ActorError.js"
 import * as Address from "../actor/Address.js"
@@ -61,6 +61,12 @@ export interface EmbeddedCluster {
   readonly isRunning: (brokerId: number) => boolean
   /** The controller's current metadata. */
   readonly metadata: Effect.Effect<ControllerProtocol.ClusterMetadata, AskTimeout | DeliveryError>
+  /**
+   * Every metadata the controller commits, in order, starting with the current one: a view from
+   * inside the process, past any network fault and with no message sent (the testkit's election
+   * observer sees each leader epoch this way, however short-lived).
+   */
+  readonly metadataChanges: Stream.Stream<ControllerProtocol.ClusterMetadata>
   /** A partition replica's state on one broker (role, epoch, ISR, high watermark, log end). */
   readonly describeReplica: (brokerId: number, topic: string, partition: number) => Effect.Effect<Schema.WithResult.Success<P.Describe>, AskTimeout | DeliveryError>
   /**
@@ -89,9 +95,17 @@ export const make = (
 
     const controllerNode = yield* Node.make({ id: controllerNodeId })
     const metadataLog = yield* MemoryLog.make()
+    const latest = yield* SubscriptionRef.make(
+      new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId, brokers: [], topics: [] }, true)
+    )
     const controllerRef = yield* Effect.orDie(controllerNode.spawn(
       ControllerProtocol.controllerPath,
-      Controller.behavior({ nodeId: controllerNodeId, log: metadataLog, sessionTimeoutMs })
+      Controller.behavior({
+        nodeId: controllerNodeId,
+        log: metadataLog,
+        sessionTimeoutMs,
+        onMetadata: (metadata) => SubscriptionRef.set(latest, metadata)
+      })
     ))
     const controller = controllerRef.address
 
@@ -157,6 +171,7 @@ export const make = (
       restart: (brokerId) => running.has(brokerId) ? Effect.void : Effect.orDie(start(brokerId)),
       isRunning: (brokerId) => running.has(brokerId),
       metadata: controllerRef.ask(new ControllerProtocol.GetMetadata()),
+      metadataChanges: latest.changes,
       describeReplica: (brokerId, topic, partition) => replicaRef(brokerId, topic, partition).ask(new P.Describe()),
       log: (brokerId, topic, partition) => stores.get(brokerId)!.open(topic, partition),
       readLog: (brokerId, topic, partition) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Stream } from "effect"
 import { EmbeddedCluster } from "../../src/index.js"
 import { advance, consumeAll, createTopic, leaderOf, network, produce } from "./harness.js"
 
@@ -31,5 +31,32 @@ describe("EmbeddedCluster", () => {
         expect(d.logEndOffset).toBe(4)
         expect(d.role).toBe(id === leader ? "leader" : "follower")
       }
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("metadataChanges: the current metadata, then every commit in order, a leader change included", () =>
+    Effect.gen(function*() {
+      const cluster = yield* EmbeddedCluster.make({ brokers: 3, sessionTimeoutMs: 3_000 })
+      const client = yield* cluster.clientNode("client-1")
+      const seen: Array<{ version: number; leader: number | undefined; epoch: number | undefined }> = []
+      yield* Effect.forkScoped(Stream.runForEach(cluster.metadataChanges, (m) =>
+        Effect.sync(() => {
+          const p = m.topics.find((t) => t.name === "watched")?.partitions[0]
+          seen.push({ version: m.version, leader: p?.leader, epoch: p?.leaderEpoch })
+        })))
+      yield* advance(500)
+      yield* createTopic(cluster, client, "watched", 1, 3)
+      const first = yield* leaderOf(cluster, "watched", 0)
+      yield* cluster.crash(first.leader)
+      yield* advance(6_000) // past the session timeout: fenced, a new leader from the ISR
+      const now = yield* cluster.metadata
+      const after = now.topics.find((t) => t.name === "watched")!.partitions[0]!
+      expect(after.leader).not.toBe(first.leader)
+      // in order, nothing repeated, ending where the controller is
+      const versions = seen.map((s) => s.version)
+      expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b))
+      expect(versions[versions.length - 1]).toBe(now.version)
+      // both leaders were seen, each with its epoch
+      expect(seen).toContainEqual(expect.objectContaining({ leader: first.leader, epoch: first.leaderEpoch }))
+      expect(seen).toContainEqual(expect.objectContaining({ leader: after.leader, epoch: after.leaderEpoch }))
     }).pipe(Effect.provide(network)))
 })

@@ -248,42 +248,41 @@ const decode = (topic: string, partition: number, batches: ReadonlyArray<Uint8Ar
   })
 
 /**
- * Samples the controller's metadata (a god's view: not subject to network faults) and records an
- * `elect` for each new leader epoch. `isr` is every ISR member seen during the previous epoch, so
- * sampling never makes a clean election look unclean; `unclean` is set when the topic allows it
- * and the leader was in none of them.
+ * Follows every metadata the controller commits (a god's view from inside the process: not subject
+ * to network faults, and no message sent) and records an `elect` for each new leader epoch, however
+ * short-lived. `isr` is every member the ISR had at any time during the previous epoch (as when
+ * this sampled every 250 ms, so a clean election never looks unclean); `unclean` is set when the
+ * topic allows it and the leader was in none of them.
  */
 export const observer = (ctx: Context) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const seen = new Map<number, { epoch: number; isr: Set<number> }>()
-    const intervalMs = ctx.spec.observeIntervalMs ?? 250
-    while (true) {
-      const metadata = yield* Effect.option(ctx.cluster.embedded.metadata)
-      const topic = metadata._tag === "Some" ? metadata.value.topics.find((t) => t.name === ctx.spec.topic) : undefined
-      for (const p of topic?.partitions ?? []) {
-        const previous = seen.get(p.partition)
-        if (previous === undefined) {
-          seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
-        } else if (p.leaderEpoch !== previous.epoch) {
-          if (p.leader >= 0) {
-            const isr = [...previous.isr].sort((a, b) => a - b)
-            const outside = !previous.isr.has(p.leader)
-            yield* ctx.recorder.observe("observer", "elect", {
-              topic: ctx.spec.topic,
-              partition: p.partition,
-              leader: String(p.leader),
-              isr: isr.map(String),
-              epoch: p.leaderEpoch,
-              unclean: outside && topic!.config.uncleanLeaderElection
-            })
+    return Stream.runForEach(ctx.cluster.embedded.metadataChanges, (metadata) =>
+      Effect.gen(function*() {
+        const topic = metadata.topics.find((t) => t.name === ctx.spec.topic)
+        for (const p of topic?.partitions ?? []) {
+          const previous = seen.get(p.partition)
+          if (previous === undefined) {
+            seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
+          } else if (p.leaderEpoch !== previous.epoch) {
+            if (p.leader >= 0) {
+              const isr = [...previous.isr].sort((a, b) => a - b)
+              const outside = !previous.isr.has(p.leader)
+              yield* ctx.recorder.observe("observer", "elect", {
+                topic: ctx.spec.topic,
+                partition: p.partition,
+                leader: String(p.leader),
+                isr: isr.map(String),
+                epoch: p.leaderEpoch,
+                unclean: outside && topic!.config.uncleanLeaderElection
+              })
+            }
+            seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
+          } else {
+            for (const id of p.isr) previous.isr.add(id)
           }
-          seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
-        } else {
-          for (const id of p.isr) previous.isr.add(id)
         }
-      }
-      yield* Effect.sleep(intervalMs)
-    }
+      }))
   })
 
 /** Group errors after which a commit certainly was not written. */
