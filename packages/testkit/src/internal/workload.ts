@@ -247,42 +247,66 @@ const decode = (topic: string, partition: number, batches: ReadonlyArray<Uint8Ar
     return records.right.map((r) => ({ topic, partition, offset: r.offset, value: r.value === null ? "" : text.decode(r.value) }))
   })
 
+/** What the election observer remembers per partition: the leader epoch and the ISR last seen in it. */
+export type ElectionState = Map<number, { epoch: number; isr: ReadonlySet<number> }>
+
+/** A leader election as the observer records it. */
+export interface Election {
+  readonly partition: number
+  readonly leader: number
+  /** The ISR just before the election (the last metadata of the previous epoch), sorted. */
+  readonly isr: ReadonlyArray<number>
+  readonly epoch: number
+  /** The leader was not in `isr` and the topic allows unclean elections. */
+  readonly unclean: boolean
+}
+
+/**
+ * Takes one metadata of the controller's into `seen` and returns the elections it shows: each
+ * partition of `topicName` whose leader epoch moved to one with a leader, compared with the ISR
+ * just before (the set a clean election must pick from). Pure but for `seen`.
+ */
+export const electionsIn = (
+  seen: ElectionState,
+  metadata: ControllerProtocol.ClusterMetadata,
+  topicName: string
+): ReadonlyArray<Election> => {
+  const topic = metadata.topics.find((t) => t.name === topicName)
+  const out: Array<Election> = []
+  for (const p of topic?.partitions ?? []) {
+    const previous = seen.get(p.partition)
+    if (previous !== undefined && p.leaderEpoch !== previous.epoch && p.leader >= 0) {
+      out.push({
+        partition: p.partition,
+        leader: p.leader,
+        isr: [...previous.isr].sort((a, b) => a - b),
+        epoch: p.leaderEpoch,
+        unclean: !previous.isr.has(p.leader) && topic!.config.uncleanLeaderElection
+      })
+    }
+    seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
+  }
+  return out
+}
+
 /**
  * Follows every metadata the controller commits (a god's view from inside the process: not subject
  * to network faults, and no message sent) and records an `elect` for each new leader epoch, however
- * short-lived. `isr` is every member the ISR had at any time during the previous epoch (as when
- * this sampled every 250 ms, so a clean election never looks unclean); `unclean` is set when the
- * topic allows it and the leader was in none of them.
+ * short-lived (see `electionsIn`).
  */
 export const observer = (ctx: Context) =>
   Effect.suspend(() => {
-    const seen = new Map<number, { epoch: number; isr: Set<number> }>()
+    const seen: ElectionState = new Map()
     return Stream.runForEach(ctx.cluster.embedded.metadataChanges, (metadata) =>
-      Effect.gen(function*() {
-        const topic = metadata.topics.find((t) => t.name === ctx.spec.topic)
-        for (const p of topic?.partitions ?? []) {
-          const previous = seen.get(p.partition)
-          if (previous === undefined) {
-            seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
-          } else if (p.leaderEpoch !== previous.epoch) {
-            if (p.leader >= 0) {
-              const isr = [...previous.isr].sort((a, b) => a - b)
-              const outside = !previous.isr.has(p.leader)
-              yield* ctx.recorder.observe("observer", "elect", {
-                topic: ctx.spec.topic,
-                partition: p.partition,
-                leader: String(p.leader),
-                isr: isr.map(String),
-                epoch: p.leaderEpoch,
-                unclean: outside && topic!.config.uncleanLeaderElection
-              })
-            }
-            seen.set(p.partition, { epoch: p.leaderEpoch, isr: new Set(p.isr) })
-          } else {
-            for (const id of p.isr) previous.isr.add(id)
-          }
-        }
-      }))
+      Effect.forEach(electionsIn(seen, metadata, ctx.spec.topic), (e) =>
+        ctx.recorder.observe("observer", "elect", {
+          topic: ctx.spec.topic,
+          partition: e.partition,
+          leader: String(e.leader),
+          isr: e.isr.map(String),
+          epoch: e.epoch,
+          unclean: e.unclean
+        }), { discard: true }))
   })
 
 /** Group errors after which a commit certainly was not written. */
