@@ -294,6 +294,16 @@ export const behavior = (options: Options) => {
       advanceHighWatermark(options, state)
     })
 
+  /** Follower: where to fetch next, the log's end and last epoch (what `ApplyFetch` and `ApplyOutOfRange` answer). */
+  const fetchPosition: Effect.Effect<typeof P.FetchPosition.Type> = Effect.zipWith(
+    log.logEndOffset,
+    log.epochs,
+    (logEndOffset, epochs) => ({ stop: false, logEndOffset, lastEpoch: LeaderEpochCache.latestEpoch(epochs) })
+  )
+
+  /** The answer to a fetch loop of a leader epoch this replica no longer follows: stop. */
+  const stopFetching: typeof P.FetchPosition.Type = { stop: true, logEndOffset: -1, lastEpoch: -1 }
+
   /**
    * Follower: the fetch loop. Each response goes to the actor, which appends and says where to go
    * on. A plain recursive chain rather than a generator: it runs once per replication round trip.
@@ -337,11 +347,7 @@ export const behavior = (options: Options) => {
       )
     const fetchNext = (next: typeof P.FetchPosition.Type): Effect.Effect<void, unknown> =>
       next.stop ? Effect.void : fetchFrom(next.logEndOffset, next.lastEpoch)
-    return Effect.zipWith(log.logEndOffset, log.epochs, (fetchOffset, epochs) => [fetchOffset, LeaderEpochCache.latestEpoch(epochs)] as const)
-      .pipe(
-        Effect.flatMap(([fetchOffset, lastEpoch]) => fetchFrom(fetchOffset, lastEpoch)),
-        Effect.catchAll(() => Effect.void)
-      )
+    return Effect.flatMap(fetchPosition, fetchNext).pipe(Effect.catchAll(() => Effect.void))
   }
 
   const becomeFollower = (ctx: Actor.Context<P.ReplicaProtocol>, state: State, epochChanged: boolean) =>
@@ -634,23 +640,23 @@ export const behavior = (options: Options) => {
         }),
       ApplyFetch: (state, msg) => {
         if (state.role !== "follower" || state.partition?.leaderEpoch !== msg.leaderEpoch) {
-          return Effect.succeed([{ stop: true, logEndOffset: -1, lastEpoch: -1 }, state] as const)
+          return Effect.succeed([stopFetching, state] as const)
         }
         const result = msg.result
         const applied = result.divergingEpoch !== undefined
           ? truncateTo(result.divergingEpoch)
           : appendAsFollower(state, result.batches, 0)
         return Effect.flatMap(applied, () =>
-          Effect.zipWith(log.logEndOffset, log.epochs, (logEndOffset, epochs) => {
-            state.logEndOffset = logEndOffset
+          Effect.map(fetchPosition, (next) => {
+            state.logEndOffset = next.logEndOffset
             state.highWatermark = Math.min(state.logEndOffset, Math.max(state.highWatermark, result.highWatermark))
-            return [{ stop: false, logEndOffset, lastEpoch: LeaderEpochCache.latestEpoch(epochs) }, state] as const
+            return [next, state] as const
           }))
       },
       ApplyOutOfRange: (state, msg) =>
         Effect.gen(function*() {
           if (state.role !== "follower" || state.partition?.leaderEpoch !== msg.leaderEpoch) {
-            return [{ stop: true, logEndOffset: -1, lastEpoch: -1 }, state] as const
+            return [stopFetching, state] as const
           }
           // Reset only from where that fetch was made, and only forwards: an answer to an older
           // fetch (the log has moved since) must not empty the log.
@@ -664,8 +670,7 @@ export const behavior = (options: Options) => {
             state.logEndOffset = msg.logStartOffset
             state.highWatermark = msg.logStartOffset
           }
-          const epochs = yield* log.epochs
-          return [{ stop: false, logEndOffset: yield* log.logEndOffset, lastEpoch: LeaderEpochCache.latestEpoch(epochs) }, state] as const
+          return [yield* fetchPosition, state] as const
         }),
       Tick: (state, _, ctx) => {
         const maintained = maintainIsr(ctx, state, state.deadlines.nowMs())

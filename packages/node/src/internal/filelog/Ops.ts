@@ -129,7 +129,7 @@ const chunksOf = (prepared: PartitionLog.Prepared): ReadonlyArray<Uint8Array> =>
 const writeAllOf = (segment: Segment.Segment, prepared: PartitionLog.Prepared): Effect.Effect<void, PlatformError> =>
   prepared.head === undefined
     ? segment.file.writeAll(prepared.bytes)
-    : Effect.zipRight(segment.file.writeAll(prepared.head), segment.file.writeAll(prepared.bytes.subarray(prepared.head.length)))
+    : Effect.forEach(chunksOf(prepared), (chunk) => segment.file.writeAll(chunk), { discard: true })
 
 /**
  * One `writeAll` of the batch to the active segment, then the bookkeeping. A CRC still owed

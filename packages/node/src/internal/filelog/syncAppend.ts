@@ -122,14 +122,7 @@ const syncAppending = (file: FileSystem.File): FileSystem.File => {
       }),
     writeAll: (buffer) =>
       Effect.try({
-        try: () => {
-          let written = 0
-          while (written < buffer.length) {
-            const n = fs.writeSync(fd, buffer, written, buffer.length - written)
-            if (n === 0) throw new Error("write returned 0 bytes written")
-            written += n
-          }
-        },
+        try: () => writevAll(fd, [buffer]),
         catch: (cause) => writeError(fd, "writeAll", cause)
       })
   }
