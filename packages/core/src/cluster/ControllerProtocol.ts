@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Message from "../actor/Message.js"
 import * as Errors from "./Errors.js"
 import { PartitionState, TopicConfig } from "./Metadata.js"
 
@@ -30,12 +31,12 @@ export const TopicInfo = Schema.Struct({
 export type TopicInfo = typeof TopicInfo.Type
 
 /** A snapshot of the cluster's metadata. `version` is the metadata log offset it reflects. */
-export class ClusterMetadata extends Schema.Class<ClusterMetadata>("ClusterMetadata")({
+export class ClusterMetadata extends Message.trusted(Schema.Class<ClusterMetadata>("ClusterMetadata")({
   version: Schema.Number,
   controllerNodeId: Schema.String,
   brokers: Schema.Array(BrokerInfo),
   topics: Schema.Array(TopicInfo)
-}) {}
+})) {}
 
 /** A broker joins (or rejoins after a restart): it gets a new broker epoch. */
 export class RegisterBroker extends Schema.TaggedRequest<RegisterBroker>()("RegisterBroker", {
@@ -49,11 +50,11 @@ export class RegisterBroker extends Schema.TaggedRequest<RegisterBroker>()("Regi
  * carries the metadata version, so a broker that missed a push (pushes are one-way messages and
  * a partition drops them) sees it is behind and fetches the metadata.
  */
-export class BrokerHeartbeat extends Schema.TaggedRequest<BrokerHeartbeat>()("BrokerHeartbeat", {
+export class BrokerHeartbeat extends Message.trusted(Schema.TaggedRequest<BrokerHeartbeat>()("BrokerHeartbeat", {
   failure: Errors.StaleBrokerEpoch,
   success: Schema.Struct({ metadataVersion: Schema.Number }),
   payload: { brokerId: Schema.Number, brokerEpoch: Schema.Number }
-}) {}
+})) {}
 
 /** Creates a topic: replicas placed round-robin across live brokers. */
 export class CreateTopic extends Schema.TaggedRequest<CreateTopic>()("CreateTopic", {
@@ -82,11 +83,11 @@ export class DeleteTopic extends Schema.TaggedRequest<DeleteTopic>()("DeleteTopi
 }) {}
 
 /** The cluster's metadata (a broker answers from its cache, the controller from its state). */
-export class GetMetadata extends Schema.TaggedRequest<GetMetadata>()("GetMetadata", {
+export class GetMetadata extends Message.trusted(Schema.TaggedRequest<GetMetadata>()("GetMetadata", {
   failure: Schema.Never,
   success: ClusterMetadata,
   payload: {}
-}) {}
+})) {}
 
 /** A leader asks to change a partition's ISR, naming the epochs it saw (stale ones are refused). */
 export class AlterPartition extends Schema.TaggedRequest<AlterPartition>()("AlterPartition", {
@@ -144,9 +145,9 @@ export const ControllerProtocol = Schema.Union(
 export type ControllerProtocol = typeof ControllerProtocol.Type
 
 /** The controller pushes the whole metadata snapshot to brokers after every change. */
-export class MetadataUpdate extends Schema.TaggedClass<MetadataUpdate>()("MetadataUpdate", {
+export class MetadataUpdate extends Message.trusted(Schema.TaggedClass<MetadataUpdate>()("MetadataUpdate", {
   metadata: ClusterMetadata
-}) {}
+})) {}
 
 /** Everything a broker accepts: metadata pushes, and client requests it answers or forwards. */
 export const BrokerProtocol = Schema.Union(

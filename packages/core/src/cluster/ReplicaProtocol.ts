@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Message from "../actor/Message.js"
 import * as Errors from "./Errors.js"
 import { PartitionState, TopicConfig } from "./Metadata.js"
 
@@ -22,15 +23,15 @@ export const replicaName = (topic: string, partition: number): string => `${topi
 export const replicaPath = (topic: string, partition: number): string => `broker/${replicaName(topic, partition)}`
 
 /** Where a produced batch landed. */
-export class ProduceResult extends Schema.Class<ProduceResult>("ProduceResult")({
+export class ProduceResult extends Message.trusted(Schema.Class<ProduceResult>("ProduceResult")({
   baseOffset: Schema.Number,
   lastOffset: Schema.Number,
   logAppendTimeMs: Schema.Number,
   logStartOffset: Schema.Number
-}) {}
+})) {}
 
 /** Appends one record batch (its bytes, as the producer encoded them) to the partition leader. */
-export class Produce extends Schema.TaggedRequest<Produce>()("Produce", {
+export class Produce extends Message.trusted(Schema.TaggedRequest<Produce>()("Produce", {
   failure: Schema.Union(
     Errors.NotLeader,
     Errors.UnknownTopicOrPartition,
@@ -52,20 +53,20 @@ export class Produce extends Schema.TaggedRequest<Produce>()("Produce", {
     timeoutMs: Schema.Number,
     batch: Schema.Uint8ArrayFromSelf
   }
-}) {}
+})) {}
 
 /** A follower's log diverged from the leader's: truncate to `endOffset` (KIP-101 / KIP-279 / KIP-595). */
 export const DivergingEpoch = Schema.Struct({ epoch: Schema.Number, endOffset: Schema.Number })
 
 /** The answer to a fetch: whole batches, as stored. */
-export class FetchResult extends Schema.Class<FetchResult>("FetchResult")({
+export class FetchResult extends Message.trusted(Schema.Class<FetchResult>("FetchResult")({
   batches: Schema.Array(Schema.Uint8ArrayFromSelf),
   highWatermark: Schema.Number,
   logStartOffset: Schema.Number,
   logEndOffset: Schema.Number,
   leaderEpoch: Schema.Number,
   divergingEpoch: Schema.optional(DivergingEpoch)
-}) {}
+})) {}
 
 /** Consumers fetch with `replicaId = -1` and see only records below the high watermark. */
 export const consumerReplicaId = -1
@@ -75,7 +76,7 @@ export const consumerReplicaId = -1
  * about `maxBytes` (but always the first batch). Followers pass their broker id, their current
  * leader epoch and the epoch of their last batch, so the leader can tell them where to truncate.
  */
-export class Fetch extends Schema.TaggedRequest<Fetch>()("Fetch", {
+export class Fetch extends Message.trusted(Schema.TaggedRequest<Fetch>()("Fetch", {
   failure: Schema.Union(
     Errors.NotLeader,
     Errors.UnknownTopicOrPartition,
@@ -95,7 +96,7 @@ export class Fetch extends Schema.TaggedRequest<Fetch>()("Fetch", {
     currentLeaderEpoch: Schema.optional(Schema.Number),
     lastFetchedEpoch: Schema.optional(Schema.Number)
   }
-}) {}
+})) {}
 
 /** Which offset to look up: the log start, the log end (high watermark for consumers), or a time. */
 export const OffsetSpec = Schema.Union(
@@ -114,12 +115,12 @@ export class ListOffsets extends Schema.TaggedRequest<ListOffsets>()("ListOffset
 }) {}
 
 /** The controller's view of the partition changed (leader, ISR or epochs): become leader or follower. */
-export class UpdatePartition extends Schema.TaggedClass<UpdatePartition>()("UpdatePartition", {
+export class UpdatePartition extends Message.trusted(Schema.TaggedClass<UpdatePartition>()("UpdatePartition", {
   state: PartitionState,
   config: TopicConfig,
   /** Node ids of the replicas' brokers, by broker id. */
   nodes: Schema.Array(Schema.Struct({ brokerId: Schema.Number, nodeId: Schema.String }))
-}) {}
+})) {}
 
 /** Internal: periodic ISR maintenance and request deadlines. */
 export class Tick extends Schema.TaggedClass<Tick>()("Tick", {}) {}
@@ -128,11 +129,11 @@ export class Tick extends Schema.TaggedClass<Tick>()("Tick", {}) {}
 export const FetchPosition = Schema.Struct({ stop: Schema.Boolean, logEndOffset: Schema.Number, lastEpoch: Schema.Number })
 
 /** Internal: the result of a follower fetch, applied by the replica (the single writer of its log). */
-export class ApplyFetch extends Schema.TaggedRequest<ApplyFetch>()("ApplyFetch", {
+export class ApplyFetch extends Message.trusted(Schema.TaggedRequest<ApplyFetch>()("ApplyFetch", {
   failure: Schema.Never,
   success: FetchPosition,
   payload: { leaderEpoch: Schema.Number, result: FetchResult }
-}) {}
+})) {}
 
 /**
  * Internal: a follower fetch from `fetchOffset` failed with `OffsetOutOfRange` because the

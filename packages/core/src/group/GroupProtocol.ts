@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Message from "../actor/Message.js"
 import { ClusterMetadata } from "../cluster/ControllerProtocol.js"
 import * as Errors from "./Errors.js"
 
@@ -99,7 +100,7 @@ export class SyncGroup extends Schema.TaggedRequest<SyncGroup>()("SyncGroup", {
 }) {}
 
 /** Heartbeat: fails with `RebalanceInProgress` when the member must rejoin. */
-export class Heartbeat extends Schema.TaggedRequest<Heartbeat>()("Heartbeat", {
+export class Heartbeat extends Message.trusted(Schema.TaggedRequest<Heartbeat>()("Heartbeat", {
   failure: Failure,
   success: Schema.Void,
   payload: {
@@ -108,7 +109,7 @@ export class Heartbeat extends Schema.TaggedRequest<Heartbeat>()("Heartbeat", {
     groupInstanceId: Schema.optional(Schema.String),
     generationId: Schema.Number
   }
-}) {}
+})) {}
 
 /** LeaveGroup: by member id, or by static instance id with member id "". */
 export class LeaveGroup extends Schema.TaggedRequest<LeaveGroup>()("LeaveGroup", {
@@ -128,7 +129,7 @@ export const OffsetToCommit = Schema.Struct({
 })
 
 /** OffsetCommit: acknowledged once written to `__consumer_offsets` with acks=all. Generation -1 for a standalone consumer. */
-export class OffsetCommit extends Schema.TaggedRequest<OffsetCommit>()("OffsetCommit", {
+export class OffsetCommit extends Message.trusted(Schema.TaggedRequest<OffsetCommit>()("OffsetCommit", {
   failure: Failure,
   success: Schema.Void,
   payload: {
@@ -138,7 +139,7 @@ export class OffsetCommit extends Schema.TaggedRequest<OffsetCommit>()("OffsetCo
     generationId: Schema.Number,
     offsets: Schema.Array(OffsetToCommit)
   }
-}) {}
+})) {}
 
 /** A committed offset as OffsetFetch returns it: -1 when nothing was committed. */
 export const FetchedOffset = Schema.Struct({
@@ -197,9 +198,9 @@ export class ListGroups extends Schema.TaggedRequest<ListGroups>()("ListGroups",
 }) {}
 
 /** Internal: the broker's new metadata (the coordinator loads and unloads offsets partitions from it). */
-export class CoordinatorMetadata extends Schema.TaggedClass<CoordinatorMetadata>()("CoordinatorMetadata", {
+export class CoordinatorMetadata extends Message.trusted(Schema.TaggedClass<CoordinatorMetadata>()("CoordinatorMetadata", {
   metadata: ClusterMetadata
-}) {}
+})) {}
 
 /** Internal: a group timer fired (`token` tells a stale firing from the current timer). */
 export class TimerFired extends Schema.TaggedClass<TimerFired>()("TimerFired", {
