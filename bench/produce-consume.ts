@@ -3,7 +3,8 @@
  *   rf1-acks1   — 3 brokers, topic with 3 partitions, RF 1, acks=1
  *   rf3-acksall — 3 brokers, topic with 3 partitions, RF 3, minISR 2, acks=all (idempotent)
  * Throughput: N records sent as fast as the producer takes them while a consumer reads them all,
- * BENCH_ROUNDS times (default 3) on the same cluster; the median run is printed (`runs` lists all);
+ * BENCH_ROUNDS times (default 3) on the same cluster; the median run is printed (`runs` lists every
+ * run's rate, `cpuRuns` its CPU µs per record);
  * latency: p50/p99 from send to consume at a steady 10,000 records/s. Each scenario first sends and
  * reads BENCH_WARMUP records (default 50 000) untimed, after one untimed throughput run on a
  * throwaway cluster (so the first scenario does not pay for the process growing). In the same run, the rate
@@ -153,6 +154,7 @@ const scenario = (name: string, replicationFactor: number, acks: 1 | "all", queu
       p99Ms: Number(percentile(latencies, 0.99).toFixed(2)),
       ratioToQueue: Number((perSec / queuePerSec).toFixed(3)),
       runs: runs.map((r) => Math.round(r.perSec)),
+      cpuRuns: runs.map((r) => Number(r.cpuUsPerRecord.toFixed(2))),
       ...producerSettings,
       payload: "shared",
       mallocHugePages

@@ -65,6 +65,23 @@ describe("BatchBuilder", () => {
     )
   })
 
+  it("writes the same bytes as RecordBatch.encode at every varint width (lengths, deltas)", () => {
+    // Lengths, offset deltas and timestamp deltas on both sides of each varint width (1 byte below
+    // 64, 2 below 8192, 3 below 2^20, ... 5 up to 2^30, the general int64 path beyond).
+    const lengths = [0, 63, 64, 65, 8191, 8192, 8193, 2 ** 20 - 1, 2 ** 20, 2 ** 20 + 1]
+    const timestampDeltas = [0, 63, 64, 8192, 2 ** 30 - 1, 2 ** 30, 2 ** 40]
+    const records = Array.from({ length: 8300 }, (_, i) =>
+      Record.make({
+        key: i % 7 === 0 ? null : new Uint8Array(i % 70).fill(i),
+        value: new Uint8Array(i < lengths.length ? lengths[i]! : i % 130).fill(i + 1),
+        timestamp: 10_000 + timestampDeltas[i % timestampDeltas.length]!
+      })
+    )
+    const { batch } = build(records, 64, 1 << 30)
+    const encoded = RecordBatch.encode({ records, ...producer })
+    expect(Buffer.from(batch).equals(Buffer.from(encoded))).toBe(true)
+  })
+
   it("writes into a large enough scratch buffer and gives it back when the batch was copied out", () => {
     const scratch = new Uint8Array(4096)
     const { batch, builder } = build([Record.fromStrings("a", "b", 1)], 100, 4096, scratch)
