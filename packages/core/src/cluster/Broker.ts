@@ -104,7 +104,8 @@ export const behavior = (options: Options) => {
           metadataVersion <= seenVersion.current
             ? Effect.void
             : controller.ask(new ControllerProtocol.GetMetadata(), { timeoutMs: controllerTimeoutMs }).pipe(
-              Effect.flatMap((metadata) => ctx.self.tell(new ControllerProtocol.MetadataUpdate({ metadata })))
+              // The controller's typed answer: no validation of the whole metadata again.
+              Effect.flatMap((metadata) => ctx.self.tell(new ControllerProtocol.MetadataUpdate({ metadata }, true)))
             )
         // A heartbeat lost to a partition must not hold up the next one for a whole controller
         // timeout: once the link heals, the broker learns within about two intervals that it was
@@ -130,7 +131,7 @@ export const behavior = (options: Options) => {
         return {
           seenVersion,
           listeners,
-          metadata: new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId: options.controller.node, brokers: [], topics: [] }),
+          metadata: new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId: options.controller.node, brokers: [], topics: [] }, true),
           replicas: new Map(),
           producerIds: { next: 0, end: 0 },
           brokerEpoch: Ref.get(brokerEpoch)
