@@ -50,7 +50,7 @@ export interface Options {
   readonly checkDeterminism?: boolean
   /**
    * Run one case in `serializeOneIn` with every message Schema-encoded and structurally cloned
-   * (as over TCP), the rest with messages handed over as objects (about 20% cheaper). Which cases
+   * (as over TCP), the rest with messages handed over as objects (roughly 30% cheaper). Which cases
    * is decided by the case's seed, so a replay or a shrink serialises exactly when the original
    * did. Default 4; 1: every case. `cluster.serialize`, when set, decides for every case.
    */

@@ -1,10 +1,10 @@
 /**
  * Protocol message classes that are cheap to build where the fields are already known to be
  * right. A Schema class (`Schema.Class`, `TaggedClass`, `TaggedRequest`) copies its fields,
- * walks them for constructor defaults and then validates them, even with validation off
- * (`new X(fields, true)`) the copy and the walk cost about 2 µs a message, and a decoder builds
+ * walks them for constructor defaults and then validates them. Even with validation off
+ * (`new X(fields, true)`), the copy and the walk cost about 2 µs a message, and a decoder builds
  * every decoded message that way. `Message.trusted` keeps the class and its schema as they are,
- * and makes exactly that trusted construction a prototype plus the fields.
+ * and makes exactly that trusted construction a prototype plus the fields (about 0.2 µs).
  *
  * @since 0.1.0
  */
