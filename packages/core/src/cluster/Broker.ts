@@ -131,7 +131,7 @@ export const behavior = (options: Options) => {
         return {
           seenVersion,
           listeners,
-          metadata: new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId: options.controller.node, brokers: [], topics: [] }, true),
+          metadata: ControllerProtocol.noMetadata(options.controller.node),
           replicas: new Map(),
           producerIds: { next: 0, end: 0 },
           brokerEpoch: Ref.get(brokerEpoch)

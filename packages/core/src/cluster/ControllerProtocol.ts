@@ -38,6 +38,10 @@ export class ClusterMetadata extends Message.trusted(Schema.Class<ClusterMetadat
   topics: Schema.Array(TopicInfo)
 })) {}
 
+/** The metadata before any is known (`version` -1: no record applied), as brokers and observers start with. */
+export const noMetadata = (controllerNodeId: string): ClusterMetadata =>
+  new ClusterMetadata({ version: -1, controllerNodeId, brokers: [], topics: [] }, true)
+
 /** A broker joins (or rejoins after a restart): it gets a new broker epoch. */
 export class RegisterBroker extends Schema.TaggedRequest<RegisterBroker>()("RegisterBroker", {
   failure: Errors.InvalidRequest,

@@ -95,9 +95,7 @@ export const make = (
 
     const controllerNode = yield* Node.make({ id: controllerNodeId })
     const metadataLog = yield* MemoryLog.make()
-    const latest = yield* SubscriptionRef.make(
-      new ControllerProtocol.ClusterMetadata({ version: -1, controllerNodeId, brokers: [], topics: [] }, true)
-    )
+    const latest = yield* SubscriptionRef.make(ControllerProtocol.noMetadata(controllerNodeId))
     const controllerRef = yield* Effect.orDie(controllerNode.spawn(
       ControllerProtocol.controllerPath,
       Controller.behavior({
@@ -152,6 +150,8 @@ export const make = (
       )
     }
 
+    const logOf = (brokerId: number, topic: string, partition: number) => stores.get(brokerId)!.open(topic, partition)
+
     const replicaRef = (brokerId: number, topic: string, partition: number) =>
       controllerNode.ref(Address.make(brokerNodeId(brokerId), P.replicaPath(topic, partition)), P.ReplicaProtocol)
 
@@ -173,10 +173,10 @@ export const make = (
       metadata: controllerRef.ask(new ControllerProtocol.GetMetadata()),
       metadataChanges: latest.changes,
       describeReplica: (brokerId, topic, partition) => replicaRef(brokerId, topic, partition).ask(new P.Describe()),
-      log: (brokerId, topic, partition) => stores.get(brokerId)!.open(topic, partition),
+      log: logOf,
       readLog: (brokerId, topic, partition) =>
         Effect.gen(function*() {
-          const log = yield* stores.get(brokerId)!.open(topic, partition)
+          const log = yield* logOf(brokerId, topic, partition)
           const batches: Array<Uint8Array> = []
           let offset = yield* log.logStartOffset
           const end = yield* log.logEndOffset

@@ -239,7 +239,8 @@ export class NodeImpl implements Actor.NodeLike {
     })
   }
 
-  private unavailable(address: Address, cell: Cell | undefined) {
+  /** `ActorUnavailable` for an ask or tell to `address` (a string: `node/path`) whose cell is gone or done. */
+  private unavailable(address: Address | string, cell: Cell | undefined) {
     return unavailableError(address.toString(), cell === undefined ? "not-found" : "stopped")
   }
 
@@ -575,13 +576,13 @@ export class NodeImpl implements Actor.NodeLike {
       case "ask": {
         const cell = this.cells.get(envelope.path)
         if (cell === undefined || cell.done) {
-          return this.reject(envelope, unavailableError(`${this.id}/${envelope.path}`, cell === undefined ? "not-found" : "stopped"))
+          return this.reject(envelope, this.unavailable(`${this.id}/${envelope.path}`, cell))
         }
         if (!envelope.encoded) return this.offerAsk(cell, envelope, envelope.payload)
         const request = this.decode(cell.protocol, envelope)
         if (Either.isEither(request) && Either.isRight(request)) return this.offerAsk(cell, envelope, request.right)
         return request.pipe(
-          Effect.flatMap((request) => this.offer(cell, new RemoteAsk(request, this, envelope))),
+          Effect.flatMap((request) => this.offerAsk(cell, envelope, request)),
           Effect.catchAll((error) => this.reject(envelope, error))
         )
       }
@@ -646,7 +647,7 @@ export class NodeImpl implements Actor.NodeLike {
     return Effect.asVoid(Effect.forkIn(Effect.flatMap(Deferred.await(cell.terminated), notify), this.scope))
   }
 
-  /** Offers a remote ask to `cell` now; a refusal is sent back to the asker. */
+  /** Offers a remote ask to `cell` now; a refusal is sent back to the asker (as is a decode failure, by the caller). */
   private offerAsk(cell: Cell, envelope: Envelope.Envelope, request: unknown): Effect.Effect<void> {
     const offered = this.offer(cell, new RemoteAsk(request, this, envelope))
     return offered === Effect.void ? Effect.void : Effect.catchAll(offered, (error) => this.reject(envelope, error))
