@@ -70,8 +70,6 @@ export interface RecordAt {
   readonly offsetDelta: number
 }
 
-const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-
 /** Encodes records into one batch; offset deltas are 0..n-1. */
 export const encode = (input: EncodeInput): Uint8Array =>
   encodeRecords(input, input.records, undefined, input.records.length - 1)
@@ -118,19 +116,18 @@ const encodeRecords = (
     size += Codec.varintSize(body) + body
   }
   const bytes = new Uint8Array(size)
-  const view = viewOf(bytes)
-  Codec.setInt64(view, 0, input.baseOffset ?? 0)
-  view.setInt32(8, size - LOG_OVERHEAD_BYTES)
-  view.setInt32(12, input.partitionLeaderEpoch ?? -1)
-  view.setInt8(16, MAGIC)
-  view.setInt16(21, input.timestampType === "LogAppendTime" ? TIMESTAMP_TYPE_BIT : 0)
-  view.setInt32(23, lastOffsetDelta)
-  Codec.setInt64(view, 27, firstTimestamp)
-  Codec.setInt64(view, 35, maxTimestamp)
-  Codec.setInt64(view, 43, input.producerId ?? -1)
-  view.setInt16(51, input.producerEpoch ?? -1)
-  view.setInt32(53, input.baseSequence ?? -1)
-  view.setInt32(57, n)
+  Codec.setInt64(bytes, 0, input.baseOffset ?? 0)
+  Codec.setInt32(bytes, 8, size - LOG_OVERHEAD_BYTES)
+  Codec.setInt32(bytes, 12, input.partitionLeaderEpoch ?? -1)
+  bytes[16] = MAGIC
+  Codec.setInt16(bytes, 21, input.timestampType === "LogAppendTime" ? TIMESTAMP_TYPE_BIT : 0)
+  Codec.setInt32(bytes, 23, lastOffsetDelta)
+  Codec.setInt64(bytes, 27, firstTimestamp)
+  Codec.setInt64(bytes, 35, maxTimestamp)
+  Codec.setInt64(bytes, 43, input.producerId ?? -1)
+  Codec.setInt16(bytes, 51, input.producerEpoch ?? -1)
+  Codec.setInt32(bytes, 53, input.baseSequence ?? -1)
+  Codec.setInt32(bytes, 57, n)
   let at = HEADER_BYTES
   for (let i = 0; i < n; i++) {
     const record = records[i]!
@@ -144,58 +141,54 @@ const encodeRecords = (
       keys?.[i]
     )
   }
-  view.setUint32(17, crc32c(bytes.subarray(CRC_START)))
+  Codec.setInt32(bytes, 17, crc32c(bytes.subarray(CRC_START)))
   return bytes
 }
 
 /** Reads the header fields. Assumes at least `HEADER_BYTES` bytes; see `validate` for checks. */
 export const header = (bytes: Uint8Array): Header => {
-  const view = viewOf(bytes)
-  const baseOffset = Codec.getInt64(view, 0)
-  const batchLength = view.getInt32(8)
-  const attributes = view.getInt16(21)
-  const lastOffsetDelta = view.getInt32(23)
+  const baseOffset = Codec.getInt64(bytes, 0)
+  const batchLength = Codec.getInt32(bytes, 8)
+  const attributes = Codec.getInt16(bytes, 21)
+  const lastOffsetDelta = Codec.getInt32(bytes, 23)
   return {
     baseOffset,
     batchLength,
-    partitionLeaderEpoch: view.getInt32(12),
-    magic: view.getInt8(16),
-    crc: view.getUint32(17),
+    partitionLeaderEpoch: Codec.getInt32(bytes, 12),
+    magic: Codec.getInt8(bytes, 16),
+    crc: Codec.getUint32(bytes, 17),
     attributes,
     timestampType: (attributes & TIMESTAMP_TYPE_BIT) !== 0 ? "LogAppendTime" : "CreateTime",
     lastOffsetDelta,
     lastOffset: baseOffset + lastOffsetDelta,
-    firstTimestamp: Codec.getInt64(view, 27),
-    maxTimestamp: Codec.getInt64(view, 35),
-    producerId: Codec.getInt64(view, 43),
-    producerEpoch: view.getInt16(51),
-    baseSequence: view.getInt32(53),
-    recordCount: view.getInt32(57),
+    firstTimestamp: Codec.getInt64(bytes, 27),
+    maxTimestamp: Codec.getInt64(bytes, 35),
+    producerId: Codec.getInt64(bytes, 43),
+    producerEpoch: Codec.getInt16(bytes, 51),
+    baseSequence: Codec.getInt32(bytes, 53),
+    recordCount: Codec.getInt32(bytes, 57),
     sizeInBytes: batchLength + LOG_OVERHEAD_BYTES
   }
 }
 
 /** Base offset without building a header object. */
-export const baseOffset = (bytes: Uint8Array): number => Codec.getInt64(viewOf(bytes), 0)
+export const baseOffset = (bytes: Uint8Array): number => Codec.getInt64(bytes, 0)
 
 /** Last offset (base + lastOffsetDelta) without building a header object. */
-export const lastOffset = (bytes: Uint8Array): number => {
-  const view = viewOf(bytes)
-  return Codec.getInt64(view, 0) + view.getInt32(23)
-}
+export const lastOffset = (bytes: Uint8Array): number => Codec.getInt64(bytes, 0) + Codec.getInt32(bytes, 23)
 
 /** Largest timestamp in the batch (the append time for `LogAppendTime` batches). */
-export const maxTimestamp = (bytes: Uint8Array): number => Codec.getInt64(viewOf(bytes), 35)
+export const maxTimestamp = (bytes: Uint8Array): number => Codec.getInt64(bytes, 35)
 
 /** Total size in bytes as declared by the batch's length field (at `position` in `bytes`). */
 export const sizeAt = (bytes: Uint8Array, position = 0): number =>
-  viewOf(bytes).getInt32(position + 8) + LOG_OVERHEAD_BYTES
+  Codec.getInt32(bytes, position + 8) + LOG_OVERHEAD_BYTES
 
 /** Patches the base offset in place. The CRC does not cover it, so none is recomputed. */
-export const setBaseOffset = (bytes: Uint8Array, offset: number): void => Codec.setInt64(viewOf(bytes), 0, offset)
+export const setBaseOffset = (bytes: Uint8Array, offset: number): void => Codec.setInt64(bytes, 0, offset)
 
 /** Patches the partition leader epoch in place (outside the CRC, like the base offset). */
-export const setLeaderEpoch = (bytes: Uint8Array, epoch: number): void => viewOf(bytes).setInt32(12, epoch)
+export const setLeaderEpoch = (bytes: Uint8Array, epoch: number): void => Codec.setInt32(bytes, 12, epoch)
 
 /** A copy with a new base offset; the original is untouched. */
 export const withBaseOffset = (bytes: Uint8Array, offset: number): Uint8Array => {
@@ -216,9 +209,8 @@ export const withLeaderEpoch = (bytes: Uint8Array, epoch: number): Uint8Array =>
  * CRC, so this is the one patch that re-checksums (as Kafka's broker does).
  */
 export const setLogAppendTime = (bytes: Uint8Array, timestampMs: number): void => {
-  const view = viewOf(bytes)
-  Codec.setInt64(view, 35, timestampMs)
-  view.setUint32(17, crc32c(bytes.subarray(CRC_START)))
+  Codec.setInt64(bytes, 35, timestampMs)
+  Codec.setInt32(bytes, 17, crc32c(bytes.subarray(CRC_START)))
 }
 
 const framing = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> => {
@@ -245,7 +237,7 @@ export const crcMismatch = (): CorruptRecord => new CorruptRecord({ reason: "CRC
  * Whether the stored CRC matches the batch (assumes `validateHeader` passed). The one check that
  * reads every byte: about as costly as writing the batch to the page cache.
  */
-export const crcMatches = (bytes: Uint8Array): boolean => crc32c(bytes.subarray(CRC_START)) === viewOf(bytes).getUint32(17)
+export const crcMatches = (bytes: Uint8Array): boolean => crc32c(bytes.subarray(CRC_START)) === Codec.getUint32(bytes, 17)
 
 /** Checks size, magic and CRC of one batch that fills `bytes` exactly. */
 export const validate = (bytes: Uint8Array): Either.Either<Header, CorruptRecord> =>
@@ -329,11 +321,10 @@ export const decodeRecordsWith = <A>(
   build: Build<A>,
   into: Array<A> = []
 ): Either.Either<Array<A>, CorruptRecord> => {
-  const view = viewOf(bytes)
-  const base = Codec.getInt64(view, 0)
-  const logAppendTime = (view.getInt16(21) & TIMESTAMP_TYPE_BIT) !== 0
-  const timestampBase = Codec.getInt64(view, logAppendTime ? 35 : 27)
-  const recordCount = view.getInt32(57)
+  const base = Codec.getInt64(bytes, 0)
+  const logAppendTime = (Codec.getInt16(bytes, 21) & TIMESTAMP_TYPE_BIT) !== 0
+  const timestampBase = Codec.getInt64(bytes, logAppendTime ? 35 : 27)
+  const recordCount = Codec.getInt32(bytes, 57)
   const out = into
   const cursor: Codec.Cursor = { pos: HEADER_BYTES }
   const part: Codec.Build<A | null> = (offsetDelta, timestampDelta, key, value, headers) => {

@@ -8,16 +8,47 @@ import type * as Record from "../Record.js"
 
 const TWO_32 = 4294967296
 
-/** Writes a signed 64-bit integer held in a JS number. */
-export const setInt64 = (view: DataView, at: number, n: number): void => {
-  const hi = Math.floor(n / TWO_32)
-  view.setInt32(at, hi)
-  view.setUint32(at + 4, n - hi * TWO_32)
-}
+/*
+ * Fixed-width big-endian integers, read and written on the bytes directly. A `DataView` would do
+ * the same, but V8 does not elide one made per call: `new DataView` measured about 240 ns here,
+ * against under 10 ns for a few byte reads, and a batch header is read several times an append.
+ */
+
+/** Reads a signed 32-bit integer. */
+export const getInt32 = (b: Uint8Array, at: number): number => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!
+
+/** Reads an unsigned 32-bit integer. */
+export const getUint32 = (b: Uint8Array, at: number): number => getInt32(b, at) >>> 0
+
+/** Reads a signed 16-bit integer. */
+export const getInt16 = (b: Uint8Array, at: number): number => ((b[at]! << 24) >> 16) | b[at + 1]!
+
+/** Reads a signed 8-bit integer. */
+export const getInt8 = (b: Uint8Array, at: number): number => (b[at]! << 24) >> 24
 
 /** Reads a signed 64-bit integer into a JS number (exact up to 2^53). */
-export const getInt64 = (view: DataView, at: number): number =>
-  view.getInt32(at) * TWO_32 + view.getUint32(at + 4)
+export const getInt64 = (b: Uint8Array, at: number): number => getInt32(b, at) * TWO_32 + getUint32(b, at + 4)
+
+/** Writes the low 32 bits of `n` (signed or unsigned). */
+export const setInt32 = (b: Uint8Array, at: number, n: number): void => {
+  b[at] = n >>> 24
+  b[at + 1] = n >>> 16
+  b[at + 2] = n >>> 8
+  b[at + 3] = n
+}
+
+/** Writes the low 16 bits of `n`. */
+export const setInt16 = (b: Uint8Array, at: number, n: number): void => {
+  b[at] = n >>> 8
+  b[at + 1] = n
+}
+
+/** Writes a signed 64-bit integer held in a JS number. */
+export const setInt64 = (b: Uint8Array, at: number, n: number): void => {
+  const hi = Math.floor(n / TWO_32)
+  setInt32(b, at, hi)
+  setInt32(b, at + 4, n - hi * TWO_32)
+}
 
 /** Bytes taken by the zig-zag varint encoding of `n`. */
 export const varintSize = (n: number): number => {
