@@ -126,6 +126,7 @@ export const make = (
       options: resolve(options),
       scope,
       lock: yield* Effect.makeSemaphore(1),
+      holders: 0,
       segments: [],
       logStartOffset: 0,
       logEndOffset: 0,

@@ -5,7 +5,7 @@
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as FileLog from "../src/FileLog.js"
 import * as SyncAppend from "../src/internal/filelog/syncAppend.js"
 import { batch, readAll, values, wide } from "./log/batches.js"
@@ -85,4 +85,28 @@ describe("FileLog.layerFileSystem", () => {
           }))
       }).pipe(Effect.provide(layer)))
   }
+
+  // An append that is one synchronous write skips the lock when it is free; one arriving while
+  // another operation is part-way (here a truncation, waiting on the thread pool) must wait for it.
+  it.scoped("an append during a truncation part-way through waits for it, and lands after it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* withLog(dir, { indexIntervalBytes: 1 }, (log) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 10; i++) yield* log.append(batch(1, `a${i}`))
+          const truncation = yield* Effect.fork(log.truncateTo(5))
+          // Microtask turns only: the truncation starts and suspends on its first file operation,
+          // which cannot complete before the event loop turns.
+          for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
+          const appending = yield* Effect.fork(log.append(batch(1, "b")))
+          for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
+          expect(truncation.unsafePoll()).toBeNull() // still part-way: the test saw what it means to
+          expect(appending.unsafePoll()).toBeNull() // waiting for the lock
+          yield* Fiber.join(truncation)
+          expect((yield* Fiber.join(appending)).baseOffset).toBe(5)
+          expect(values(yield* readAll(log, 0)).map(([o, v]) => `${o}:${v}`)).toEqual(
+            ["0:a0-0", "1:a1-0", "2:a2-0", "3:a3-0", "4:a4-0", "5:b-0"]
+          )
+        }))
+    }).pipe(Effect.provide(FileLog.layerFileSystem)))
 })

@@ -1,9 +1,10 @@
 /**
  * The PartitionLog operations of a FileLog, over `State`. Every operation takes the log's
- * lock; an append is one write of the batch to the active segment's open handle, with the
- * batch's CRC checked before it (synchronous appends, small batches) or beside it (a large
- * batch written through the thread pool). A synchronous append is one step with no effect per
- * write (`writeActiveNow`): a `writev` of the patched header and the caller's records.
+ * lock, but for the common append when the lock is free (`appendNow`): an append is one write of
+ * the batch to the active segment's open handle, with the batch's CRC checked before it
+ * (synchronous appends, small batches) or beside it (a large batch written through the thread
+ * pool). A synchronous append is one step with no effect per write (`writeSync`): a `writev` of
+ * the patched header and the caller's records.
  * @internal
  */
 import type { PlatformError } from "@effect/platform/Error"
@@ -16,15 +17,27 @@ import * as SyncAppend from "./syncAppend.js"
 /**
  * Runs `f` under the lock, failing with `LogClosed` after close. A free lock is taken with
  * `withPermitsIfAvailable` (no async hand-off, about half the cost of `withPermits` per append);
- * only a contended one waits in `withPermits`.
+ * only a contended one waits in `withPermits`. `state.holders` counts `f` as running from its
+ * first step to its last, for `appendNow`.
  */
 export const locked = <A, E>(state: State.State, f: () => Effect.Effect<A, E>): Effect.Effect<A, E | LogError.LogClosed> => {
   const body = Effect.suspend((): Effect.Effect<A, E | LogError.LogClosed> =>
-    state.closed ? Effect.fail(new LogError.LogClosed()) : f()
+    state.closed ? Effect.fail(new LogError.LogClosed()) : holding(state, f())
   )
   return Effect.flatMap(
     state.lock.withPermitsIfAvailable(1)(body),
     (taken) => Option.isSome(taken) ? Effect.succeed(taken.value) : state.lock.withPermits(1)(body)
+  )
+}
+
+/** `effect`, counted in `state.holders` while it runs (its caller holds the lock). */
+const holding = <A, E>(state: State.State, effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  state.holders++
+  return Effect.ensuring(
+    effect,
+    Effect.sync(() => {
+      state.holders--
+    })
   )
 }
 
@@ -91,23 +104,28 @@ const undoWrite = (state: State.State, segment: Segment.Segment, position: numbe
       state.closed = true
     }))
 
-/**
- * The bookkeeping after a batch is in the file: counters and indexes; then the flush the policy
- * calls for, if any (`undefined` when none is due).
- */
+/** The bookkeeping after a batch is in the file at `position`: counters and indexes. */
+const track = (state: State.State, segment: Segment.Segment, prepared: PartitionLog.Prepared, position: number): void => {
+  Segment.track(segment, prepared.head ?? prepared.bytes, position, state.options.indexIntervalBytes)
+  state.logEndOffset = prepared.header.lastOffset + 1
+  state.unflushedRecords += prepared.header.recordCount
+}
+
+/** `track`, then the flush the policy calls for, if any (`undefined` when none is due). */
 const committed = (
   state: State.State,
   segment: Segment.Segment,
   prepared: PartitionLog.Prepared,
   position: number
 ): Effect.Effect<void, PlatformError> | undefined => {
-  const { options } = state
-  Segment.track(segment, prepared.head ?? prepared.bytes, position, options.indexIntervalBytes)
-  state.logEndOffset = prepared.header.lastOffset + 1
-  state.unflushedRecords += prepared.header.recordCount
-  return options.flushIntervalRecords !== undefined && state.unflushedRecords >= options.flushIntervalRecords
-    ? sync(state)
-    : undefined
+  track(state, segment, prepared, position)
+  return flushDueAfter(state, 0) ? sync(state) : undefined
+}
+
+/** Whether the flush policy calls for a flush once `unflushedRecords` has grown by `records`. */
+const flushDueAfter = (state: State.State, records: number): boolean => {
+  const every = state.options.flushIntervalRecords
+  return every !== undefined && state.unflushedRecords + records >= every
 }
 
 /** `committed`, answering the append's info once the flush (if one was due) is done. */
@@ -159,27 +177,70 @@ const writeActive = (
   })
 
 /**
- * The common append in one synchronous step, with no effect per write: the active segment is
- * written synchronously (see `SyncAppend`), the batch's CRC is already checked and it neither rolls
- * the segment nor starts an epoch. One `writev` of the batch, then the bookkeeping; a failed write
- * is undone as in `writeActive`. Nothing can interleave a synchronous step, so it needs no more
- * protection than the lock its caller holds; only a flush the policy calls for, or undoing a failed
- * write, is an effect, and that runs uninterruptibly.
+ * Writes `prepared` to the active segment, which is written synchronously (see `SyncAppend`), in
+ * one `writev`, and does the bookkeeping: `undefined` once done, or the write's error. A failed
+ * write is undone in the same step (the file cut back to where the batch began, synchronously),
+ * so nothing can write after its partial bytes; if even that fails the log stops (`closed`), as
+ * in `undoWrite`. Nothing can interleave a synchronous step.
+ */
+const writeSync = (
+  state: State.State,
+  segment: Segment.Segment,
+  prepared: PartitionLog.Prepared
+): LogError.StorageError | undefined => {
+  const position = segment.size
+  const failed = SyncAppend.writeNow(segment.file, chunksOf(prepared))
+  if (failed !== undefined) {
+    if (SyncAppend.truncateNow(segment.file, position) !== undefined) state.closed = true
+    return new LogError.StorageError({ operation: "append", cause: failed })
+  }
+  track(state, segment, prepared, position)
+  return undefined
+}
+
+/**
+ * The common append under the lock, in one synchronous step with no effect per write: the active
+ * segment is written synchronously, the batch's CRC is already checked and it neither rolls the
+ * segment nor starts an epoch (`writeSync`). Only a flush the policy calls for is an effect, and
+ * that runs uninterruptibly.
  */
 const writeActiveNow = (
   state: State.State,
   segment: Segment.Segment,
   prepared: PartitionLog.Prepared
 ): Effect.Effect<PartitionLog.AppendInfo, LogError.StorageError | LogError.CorruptRecord> => {
-  const position = segment.size
-  const failed = SyncAppend.writeNow(segment.file, chunksOf(prepared))
-  if (failed !== undefined) {
-    return Effect.zipRight(Effect.ignore(undoWrite(state, segment, position)), Effect.fail(appendError(failed))).pipe(Effect.uninterruptible)
+  const failed = writeSync(state, segment, prepared)
+  if (failed !== undefined) return Effect.fail(failed)
+  return flushDueAfter(state, 0)
+    ? Effect.as(sync(state), prepared.info).pipe(Effect.mapError(appendError), Effect.uninterruptible)
+    : Effect.succeed(prepared.info)
+}
+
+/**
+ * The append without the lock, when it is free and the append is nothing but one synchronous
+ * write (`writeSync`): no operation is part-way through (`holders` is 0), the active segment is
+ * written synchronously, and the batch neither rolls the segment, starts an epoch nor makes a flush
+ * due. Then the whole append is one synchronous step, which nothing can interleave, so the lock
+ * would add only its cost (about as much as the rest of a small append). An append that is not
+ * like that gets `undefined`, and takes the locked path (`prepareAndWrite`), which prepares it
+ * again against the state it finds once it holds the lock.
+ */
+const appendNow = <E>(
+  state: State.State,
+  nowMs: number,
+  prepare: (nowMs: number) => Either.Either<PartitionLog.Prepared, E>
+): Effect.Effect<PartitionLog.AppendInfo, E | LogError.StorageError> | undefined => {
+  if (state.holders > 0 || state.closed) return undefined
+  const segment = State.active(state)
+  if (!SyncAppend.writesSynchronously(segment.file)) return undefined
+  const prepared = prepare(nowMs)
+  if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+  const p = prepared.right
+  if (!p.crcChecked || beforeWrite(state, p, nowMs) !== undefined || flushDueAfter(state, p.header.recordCount)) {
+    return undefined
   }
-  const flush = committed(state, segment, prepared, position)
-  return flush === undefined
-    ? Effect.succeed(prepared.info)
-    : Effect.as(flush, prepared.info).pipe(Effect.mapError(appendError), Effect.uninterruptible)
+  const failed = writeSync(state, segment, p)
+  return failed === undefined ? Effect.succeed(p.info) : Effect.fail(failed)
 }
 
 const appendError = (e: PlatformError | LogError.CorruptRecord): LogError.StorageError | LogError.CorruptRecord =>
@@ -210,17 +271,23 @@ const write = (
   }).pipe(Effect.mapError(appendError), Effect.uninterruptible)
 }
 
-/** Prepares (see `placementFor`) and writes, or fails with the preparation's error. */
+/**
+ * Prepares (see `placementFor`) and writes, or fails with the preparation's error: at once without
+ * the lock when the append is one synchronous write (`appendNow`), else under the lock.
+ */
 const prepareAndWrite = <E>(
   state: State.State,
   prepare: (nowMs: number) => Either.Either<PartitionLog.Prepared, E>
 ): Effect.Effect<PartitionLog.AppendInfo, E | LogError.CorruptRecord | LogError.LogClosed | LogError.StorageError> =>
-  locked(state, () =>
-    Effect.clockWith((clock): Effect.Effect<PartitionLog.AppendInfo, E | LogError.CorruptRecord | LogError.StorageError> => {
-      const nowMs = clock.unsafeCurrentTimeMillis()
-      const prepared = prepare(nowMs)
-      return Either.isLeft(prepared) ? Effect.fail(prepared.left) : write(state, prepared.right, nowMs)
-    }))
+  Effect.clockWith((clock) =>
+    appendNow(state, clock.unsafeCurrentTimeMillis(), prepare) ??
+      locked(state, () =>
+        Effect.clockWith((clock): Effect.Effect<PartitionLog.AppendInfo, E | LogError.CorruptRecord | LogError.StorageError> => {
+          const nowMs = clock.unsafeCurrentTimeMillis()
+          const prepared = prepare(nowMs)
+          return Either.isLeft(prepared) ? Effect.fail(prepared.left) : write(state, prepared.right, nowMs)
+        }))
+  )
 
 /**
  * Batches from this size have their CRC checked beside an asynchronous write; smaller ones before
@@ -458,10 +525,13 @@ export const close = (state: State.State): Effect.Effect<void, LogError.StorageE
     Effect.suspend(() => {
       if (state.closed) return Effect.void
       state.closed = true
-      return Effect.gen(function*() {
-        yield* State.active(state).file.sync
-        yield* State.checkpoint(state)
-        for (const s of state.segments) yield* Segment.close(s)
-      }).pipe(State.io("close"))
+      return holding(
+        state,
+        Effect.gen(function*() {
+          yield* State.active(state).file.sync
+          yield* State.checkpoint(state)
+          for (const s of state.segments) yield* Segment.close(s)
+        }).pipe(State.io("close"))
+      )
     })
   )

@@ -31,6 +31,12 @@ export interface State {
   readonly options: Resolved
   readonly scope: Scope.Scope
   readonly lock: Effect.Semaphore
+  /**
+   * Operations running under the lock (0 or 1), counted from their first step to their last: an
+   * append that needs nothing but one synchronous write runs without the lock when this is 0
+   * (see `Ops.appendNow`).
+   */
+  holders: number
   segments: Array<Segment.Segment>
   logStartOffset: number
   logEndOffset: number

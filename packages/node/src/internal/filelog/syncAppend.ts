@@ -49,11 +49,19 @@ const writeError = (fd: FileSystem.File.Descriptor, method: string, cause: unkno
     cause
   })
 
-/** Writes every byte of `chunks`, in order, at the file's end; throws what `fs` throws. */
-type WriteAll = (chunks: ReadonlyArray<Uint8Array>) => void
+/**
+ * The synchronous calls behind a file's appends; Node's (`nodeSyncIo`) but for tests that inject
+ * faults. Both throw what `fs` throws.
+ */
+export interface SyncIo {
+  /** Writes every byte of `chunks`, in order, at the end of the file. */
+  readonly writev: (fd: number, chunks: ReadonlyArray<Uint8Array>) => void
+  /** Cuts the file to `length` bytes. */
+  readonly truncate: (fd: number, length: number) => void
+}
 
-/** Files whose writes complete before the write effect returns (made by `syncAppending`), with their writer. */
-const synchronous = new WeakMap<FileSystem.File, WriteAll>()
+/** Files whose writes complete before the write effect returns (made by `syncAppending`), with their calls. */
+const synchronous = new WeakMap<FileSystem.File, SyncIo>()
 
 /**
  * Whether `file`'s writes are synchronous (a file opened for appending on this `FileSystem`):
@@ -70,13 +78,29 @@ export const writesSynchronously = (file: FileSystem.File): boolean => synchrono
  * not copy). A failed write may have written part of the bytes.
  */
 export const writeNow = (file: FileSystem.File, chunks: ReadonlyArray<Uint8Array>): SystemError | undefined => {
-  const write = synchronous.get(file)
-  if (write === undefined) throw new Error("SyncAppend.writeNow: not a synchronously written file")
+  const io = synchronous.get(file)
+  if (io === undefined) throw new Error("SyncAppend.writeNow: not a synchronously written file")
   try {
-    write(chunks)
+    io.writev(file.fd, chunks)
     return undefined
   } catch (cause) {
     return writeError(file.fd, "writev", cause)
+  }
+}
+
+/**
+ * Cuts `file` (one of this `FileSystem`'s synchronous files) to `length` bytes now, and returns the
+ * error if that failed: how a log undoes a failed `writeNow` in the same synchronous step, before
+ * anything else can write after the partial bytes.
+ */
+export const truncateNow = (file: FileSystem.File, length: number): SystemError | undefined => {
+  const io = synchronous.get(file)
+  if (io === undefined) throw new Error("SyncAppend.truncateNow: not a synchronously written file")
+  try {
+    io.truncate(file.fd, length)
+    return undefined
+  } catch (cause) {
+    return writeError(file.fd, "truncate", cause)
   }
 }
 
@@ -98,8 +122,14 @@ const writevAll = (fd: number, chunks: ReadonlyArray<Uint8Array>): void => {
   }
 }
 
-/** The file with `write` / `writeAll` done by `fs.writeSync` (its offset is the file's end). */
-const syncAppending = (file: FileSystem.File): FileSystem.File => {
+/** Node's synchronous calls. */
+export const nodeSyncIo: SyncIo = {
+  writev: writevAll,
+  truncate: (fd, length) => fs.ftruncateSync(fd, length)
+}
+
+/** The file with `write` / `writeAll` done synchronously (its offset is the file's end). */
+const syncAppending = (file: FileSystem.File, io: SyncIo): FileSystem.File => {
   const fd = file.fd
   const appending: FileSystem.File = {
     [FileSystem.FileTypeId]: FileSystem.FileTypeId,
@@ -122,25 +152,25 @@ const syncAppending = (file: FileSystem.File): FileSystem.File => {
       }),
     writeAll: (buffer) =>
       Effect.try({
-        try: () => writevAll(fd, [buffer]),
+        try: () => io.writev(fd, [buffer]),
         catch: (cause) => writeError(fd, "writeAll", cause)
       })
   }
-  synchronous.set(appending, (chunks) => writevAll(fd, chunks))
+  synchronous.set(appending, io)
   return appending
 }
 
-/** `fileSystem` with synchronous appends (see the module comment). */
-export const withSyncAppends = (fileSystem: FileSystem.FileSystem): FileSystem.FileSystem => ({
+/** `fileSystem` with synchronous appends (see the module comment), made with `io`. */
+export const withSyncAppends = (fileSystem: FileSystem.FileSystem, io: SyncIo = nodeSyncIo): FileSystem.FileSystem => ({
   ...fileSystem,
   open: (path, options) =>
     appendFlags.has(options?.flag ?? "r")
-      ? Effect.map(fileSystem.open(path, options), syncAppending)
+      ? Effect.map(fileSystem.open(path, options), (file) => syncAppending(file, io))
       : fileSystem.open(path, options)
 })
 
 /** Replaces the context's `FileSystem` with one that appends synchronously. */
 export const layer: Layer.Layer<FileSystem.FileSystem, never, FileSystem.FileSystem> = Layer.effect(
   FileSystem.FileSystem,
-  Effect.map(FileSystem.FileSystem, withSyncAppends)
+  Effect.map(FileSystem.FileSystem, (fileSystem) => withSyncAppends(fileSystem))
 )
