@@ -7,10 +7,14 @@
  * core partly busy with V8's GC threads). `FIBERLOG_BENCH_WORKERS=1` runs them in this process
  * and also prints the CPU time per schedule.
  *
- * Like a JMH run, each worker first runs `FIBERLOG_BENCH_WARMUP` schedules (default 8) untimed, so
+ * Like a JMH run, each worker first runs `FIBERLOG_BENCH_WARMUP` schedules (default 30) untimed, so
  * that the figure is the rate a long property run (`npm test` runs 200 schedules in one process)
- * settles at, not V8 compiling the code: the first three schedules of a process take several times
- * as long as the rest. Then it times `FIBERLOG_BENCH_SCHEDULES` (default 40) others.
+ * settles at, not V8 compiling the code. The first schedules of a process take several times as
+ * long as the rest, and V8 goes on optimizing functions as they turn hot for dozens more: CPU per
+ * schedule in one process, main thread + V8's background threads (compiler, GC), averaged by tens
+ * of schedules, measured 178+147, 119+43, 94+47, 96+27 ms, then about 90+20 from the 100th on
+ * (with `--no-concurrent-recompilation` the background share fell from about 50 to 11 ms: it is
+ * mostly compiling). Then it times `FIBERLOG_BENCH_SCHEDULES` (default 40) others.
  * Prints `{"name": "schedules", "perMinute": n}` (all workers), plus `perMinutePerWorker`, and
  * `coldMsPerSchedule`: the warm-up's wall time per schedule.
  */
@@ -22,7 +26,7 @@ import { Nemesis, Property } from "@fiberlog/testkit"
 const brokers = 3
 const durationMs = 30_000
 const count = Number(process.env.FIBERLOG_BENCH_SCHEDULES ?? 40)
-const warmup = Math.max(0, Number(process.env.FIBERLOG_BENCH_WARMUP ?? 8))
+const warmup = Math.max(0, Number(process.env.FIBERLOG_BENCH_WARMUP ?? 30))
 const workers = Math.max(1, Math.min(availableParallelism(), Number(process.env.FIBERLOG_BENCH_WORKERS ?? availableParallelism()) || 1))
 
 /**
