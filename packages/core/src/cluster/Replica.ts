@@ -51,6 +51,7 @@ export interface Options {
 }
 
 type ProduceFailure = Schema.WithResult.Failure<P.Produce>
+type FetchFailure = Schema.WithResult.Failure<P.Fetch>
 
 interface PendingAck {
   readonly requiredOffset: number
@@ -71,9 +72,13 @@ interface State {
   producers: ProducerState.ProducerState
   pendingAcks: Array<PendingAck>
   /** Followers' long polls, waiting for an append. */
-  followerWaiters: Array<Deadlines.Wakeup>
+  followerWaiters: Array<ParkedFetch>
   /** Consumers' long polls, waiting for a higher watermark (an append alone gives them nothing to read). */
-  consumerWaiters: Array<Deadlines.Wakeup>
+  consumerWaiters: Array<ParkedFetch>
+  /** Long polls to look at again (woken, or at their deadline), for the poll server (`servePolls`). */
+  pollsDue: Array<ParkedFetch>
+  /** Wakes the poll server when `pollsDue` gets entries. */
+  pollServer: Deadlines.Wakeup
   /** The deadlines of the long polls and acks=all produces waiting here (no timer per request). */
   deadlines: Deadlines.Deadlines
   isrChangeInFlight: boolean
@@ -83,34 +88,84 @@ interface State {
 
 const tpOf = (options: Options) => ({ topic: options.topic, partition: options.partition })
 
-const wake = (waiters: ReadonlyArray<Deadlines.Wakeup>) => {
-  for (const waiter of waiters) waiter.fire()
+/** How far a fetch may read: a follower's to the log end, a consumer's to the high watermark. */
+const limitFor = (state: State, isFollower: boolean) => isFollower ? state.logEndOffset : state.highWatermark
+
+/**
+ * A long-poll fetch parked on the leader until there is enough to answer it or its deadline has
+ * passed (Kafka's delayed fetch, in its fetch purgatory). No fiber per poll: the replica's poll
+ * server (`servePolls`) looks at it again when an append or a higher watermark wakes it, or its
+ * deadline passes, and answers through the ask's callback (`Actor.laterCallback`).
+ */
+class ParkedFetch implements Deadlines.Expiring {
+  /** Answered: its deadline and any later wake-up no longer matter. */
+  settled = false
+  private answer: ((exit: Exit.Exit<P.FetchResult, FetchFailure>) => void) | undefined = undefined
+  private early: Exit.Exit<P.FetchResult, FetchFailure> | undefined = undefined
+
+  constructor(
+    readonly req: P.Fetch,
+    readonly isFollower: boolean,
+    readonly leaderEpoch: number,
+    readonly deadlineMs: number,
+    readonly logStartOffset: number,
+    private readonly state: State
+  ) {}
+
+  /** At the deadline: due for a last look. */
+  readonly expire = (): void => due(this.state, [this])
+
+  /** Answers the poll (the first answer wins). */
+  settle(exit: Exit.Exit<P.FetchResult, FetchFailure>): void {
+    if (this.settled) return
+    this.settled = true
+    if (this.answer === undefined) this.early = exit
+    else this.answer(exit)
+  }
+
+  /** The ask's reply: answers through `answer` (at once if it is answered already). */
+  readonly reply = Actor.laterCallback<P.FetchResult, FetchFailure>((answer) => {
+    this.answer = answer
+    if (this.early !== undefined) answer(this.early)
+  })
+}
+
+/** Hands `polls` to the poll server to look at again, and wakes it. */
+const due = (state: State, polls: ReadonlyArray<ParkedFetch>) => {
+  for (const poll of polls) if (!poll.settled) state.pollsDue.push(poll)
+  if (state.pollsDue.length > 0) state.pollServer.fire()
 }
 
 /**
- * `waiters` with `wakeup` added. Polls answered at their deadline stay listed until the next
+ * `waiters` with `poll` added. Polls answered at their deadline stay listed until the next
  * wake-up; when the list reaches 64, 128, 256... entries they are dropped (amortised O(1) per park),
  * so a partition nothing is written to does not collect them without bound.
  */
-const parked = (waiters: Array<Deadlines.Wakeup>, wakeup: Deadlines.Wakeup) => {
+const parked = (waiters: Array<ParkedFetch>, poll: ParkedFetch) => {
   const n = waiters.length
   const kept = n >= 64 && (n & (n - 1)) === 0 ? waiters.filter((w) => !w.settled) : waiters
-  kept.push(wakeup)
+  kept.push(poll)
   return kept
+}
+
+/** Parks `poll` with the followers' or the consumers' polls. */
+const park = (state: State, poll: ParkedFetch) => {
+  if (poll.isFollower) state.followerWaiters = parked(state.followerWaiters, poll)
+  else state.consumerWaiters = parked(state.consumerWaiters, poll)
 }
 
 /** Wakes the followers' long polls (new data). */
 const wakeFollowers = (state: State) => {
   const waiters = state.followerWaiters
   state.followerWaiters = []
-  wake(waiters)
+  due(state, waiters)
 }
 
 /** Wakes the consumers' long polls (a new high watermark). */
 const wakeConsumers = (state: State) => {
   const waiters = state.consumerWaiters
   state.consumerWaiters = []
-  wake(waiters)
+  due(state, waiters)
 }
 
 /** Recomputes the high watermark over the ISR and settles the acks=all requests it decides. */
@@ -387,6 +442,68 @@ export const behavior = (options: Options) => {
     return added === Effect.void ? Effect.succeed(reply) : Effect.as(added, reply)
   }
 
+  /** What a fetch may read: below the log end (a follower's) or the high watermark (a consumer's), its errors as the fetch's. */
+  const readFor = (state: State, req: P.Fetch, isFollower: boolean, logStartOffset: number) =>
+    Effect.mapError(readBelow(log, req.fetchOffset, req.maxBytes, limitFor(state, isFollower)), (error) =>
+      error._tag === "OffsetOutOfRange"
+        ? new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
+        : storageError(options)(error))
+
+  /**
+   * The poll server: one fiber per replica incarnation that looks again at the long polls handed
+   * to it (`due`: woken by an append or a higher watermark, or at their deadline), one after another.
+   * A poll of a leadership this replica no longer holds gets `NotLeader`; one with `minBytes` to read,
+   * or past its deadline, gets what there is; any other is parked again (and looked at again at once
+   * if the limit moved while it was read). Polls woken together are looked at in one turn of this
+   * fiber, where a fiber per poll would each be forked and resumed.
+   */
+  const servePolls = (state: State): Effect.Effect<never> => {
+    const look = (poll: ParkedFetch): Effect.Effect<void> => {
+      if (poll.settled) return Effect.void
+      if (state.role !== "leader" || state.partition?.leaderEpoch !== poll.leaderEpoch) {
+        poll.settle(Exit.fail(notLeader(options, state)))
+        return Effect.void
+      }
+      const seen = limitFor(state, poll.isFollower)
+      const settle = (result: PartitionLog.ReadResult | undefined): Effect.Effect<void> => {
+        const bytes = result?.sizeInBytes ?? 0
+        if (bytes >= poll.req.minBytes || state.deadlines.nowMs() >= poll.deadlineMs) {
+          poll.settle(Exit.succeed(fetchResult(state, result?.batches ?? [], poll.logStartOffset)))
+        } else if (limitFor(state, poll.isFollower) !== seen) {
+          due(state, [poll])
+        } else {
+          park(state, poll)
+        }
+        return Effect.void
+      }
+      if (poll.req.fetchOffset >= seen) return settle(undefined)
+      return Effect.matchEffect(readFor(state, poll.req, poll.isFollower, poll.logStartOffset), {
+        onFailure: (error) => {
+          poll.settle(Exit.fail(error))
+          return Effect.void
+        },
+        onSuccess: settle
+      })
+    }
+    const lookAll = (polls: ReadonlyArray<ParkedFetch>, from: number): Effect.Effect<void> => {
+      let i = from
+      while (i < polls.length) {
+        const looked = look(polls[i++]!)
+        if (looked !== Effect.void) return Effect.flatMap(looked, () => lookAll(polls, i))
+      }
+      return Effect.void
+    }
+    // Re-armed before taking the polls due, so a wake-up while they are looked at is kept.
+    const loop: Effect.Effect<never> = Effect.suspend(() => {
+      state.pollServer.rearm()
+      const polls = state.pollsDue
+      if (polls.length === 0) return Effect.flatMap(state.pollServer.await, () => loop)
+      state.pollsDue = []
+      return Effect.flatMap(lookAll(polls, 0), () => loop)
+    })
+    return loop
+  }
+
   /** Fetch, once the leader epoch and the diverging-epoch checks have passed. */
   const serveFetch = (
     ctx: Actor.Context<P.ReplicaProtocol>,
@@ -396,7 +513,6 @@ export const behavior = (options: Options) => {
   ): Reply<P.Fetch> => {
     const leaderEpoch = state.partition!.leaderEpoch
     const isFollower = req.replicaId >= 0
-    const limit = () => isFollower ? state.logEndOffset : state.highWatermark
     if (req.fetchOffset < logStartOffset || req.fetchOffset > state.logEndOffset) {
       return Effect.fail(
         new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
@@ -413,11 +529,6 @@ export const behavior = (options: Options) => {
       advanceHighWatermark(options, state)
       maintained = maintainIsr(ctx, state, now)
     }
-    const read = () =>
-      Effect.mapError(readBelow(log, req.fetchOffset, req.maxBytes, limit()), (error) =>
-        error._tag === "OffsetOutOfRange"
-          ? new Errors.OffsetOutOfRange({ ...tp, offset: req.fetchOffset, logStartOffset, logEndOffset: state.logEndOffset })
-          : storageError(options)(error))
     const answer = (available: PartitionLog.ReadResult | undefined): Reply<P.Fetch> => {
       const bytes = available?.sizeInBytes ?? 0
       if (available !== undefined && (bytes >= req.minBytes || req.maxWaitMs <= 0)) {
@@ -426,43 +537,18 @@ export const behavior = (options: Options) => {
       if (req.maxWaitMs <= 0) return Effect.succeed([fetchResult(state, [], logStartOffset), state] as const)
       // Long poll: wait until there are `minBytes` below the limit (the log end for followers,
       // woken by appends; the high watermark for consumers, woken when it moves) or until
-      // `maxWaitMs` has passed, then answer with whatever there is. The wake-up is fired by
-      // those moves or by the replica's deadline sweeper: no timer or race per poll.
-      const deadlines = state.deadlines
-      const deadlineMs = deadlines.nowMs() + req.maxWaitMs
-      const wakeup = new Deadlines.Wakeup()
-      const park = () => {
-        if (isFollower) state.followerWaiters = parked(state.followerWaiters, wakeup)
-        else state.consumerWaiters = parked(state.consumerWaiters, wakeup)
-      }
-      park()
-      const added = deadlines.add(req.maxWaitMs, wakeup)
-      // A plain recursive chain rather than a generator: it runs for every long poll.
-      const later: Effect.Effect<P.FetchResult, Schema.WithResult.Failure<P.Fetch>> = Effect.flatMap(wakeup.await, () => {
-        // Re-armed before looking, so a wake-up from here on (the deadline included) is kept.
-        wakeup.rearm()
-        if (state.role !== "leader" || state.partition?.leaderEpoch !== leaderEpoch) {
-          wakeup.settled = true
-          return Effect.fail(notLeader(options, state))
-        }
-        const seen = limit()
-        const settle = (result: PartitionLog.ReadResult | undefined) => {
-          const bytes = result?.sizeInBytes ?? 0
-          if (bytes >= req.minBytes || deadlines.nowMs() >= deadlineMs) {
-            wakeup.settled = true
-            return Effect.succeed(fetchResult(state, result?.batches ?? [], logStartOffset))
-          }
-          // Not enough yet: park again; if the limit moved while reading, look again at once.
-          park()
-          if (limit() !== seen) wakeup.fire()
-          return later
-        }
-        return req.fetchOffset < seen ? Effect.flatMap(read(), settle) : settle(undefined)
-      })
-      const reply = [Actor.later(later), state] as const
+      // `maxWaitMs` has passed, then answer with whatever there is. The poll server looks at the
+      // poll again on those moves and at the deadline: no fiber, timer or race per poll.
+      const poll = new ParkedFetch(req, isFollower, leaderEpoch, state.deadlines.nowMs() + req.maxWaitMs, logStartOffset, state)
+      park(state, poll)
+      const added = state.deadlines.add(req.maxWaitMs, poll)
+      const reply = [poll.reply, state] as const
       return added === Effect.void ? Effect.succeed(reply) : Effect.as(added, reply)
     }
-    const respond = () => req.fetchOffset < limit() ? Effect.flatMap(read(), answer) : answer(undefined)
+    const respond = () =>
+      req.fetchOffset < limitFor(state, isFollower)
+        ? Effect.flatMap(readFor(state, req, isFollower, logStartOffset), answer)
+        : answer(undefined)
     return maintained === Effect.void ? respond() : Effect.zipRight(maintained, Effect.suspend(respond))
   }
 
@@ -506,7 +592,7 @@ export const behavior = (options: Options) => {
         const tickMessage = new P.Tick()
         yield* Effect.forkScoped(Periodic.every(tick, Effect.ignore(ctx.self.tell(tickMessage))))
         const logEndOffset = yield* log.logEndOffset
-        return {
+        const state: State = {
           role: "offline",
           partition: undefined,
           config: undefined,
@@ -519,11 +605,15 @@ export const behavior = (options: Options) => {
           pendingAcks: [],
           followerWaiters: [],
           consumerWaiters: [],
+          pollsDue: [],
+          pollServer: new Deadlines.Wakeup(),
           deadlines: new Deadlines.Deadlines(clock, scope),
           isrChangeInFlight: false,
           fetcher: undefined,
           scope
         }
+        yield* Effect.forkScoped(servePolls(state))
+        return state
       }),
     handlers: {
       UpdatePartition: (state, msg, ctx) =>

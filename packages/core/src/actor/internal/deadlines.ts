@@ -190,9 +190,10 @@ export class Outcome<A, E> implements Expiring {
 }
 
 /**
- * A long poll's wake-up: fired by whatever may have made it answerable (an append, a higher
- * watermark, a lost leadership) or by its deadline; re-armed when the poll parks again. Like
- * `Outcome`, awaiting registers no canceler.
+ * A wake-up for one waiting fiber, fired any number of times: by whatever may have given it work
+ * (a replica's poll server is woken when long polls are due: an append, a higher watermark, a lost
+ * leadership, a deadline), or as an `Expiring` by its deadline; re-armed before the fiber looks
+ * for work, so a wake-up while it works is kept. Like `Outcome`, awaiting registers no canceler.
  */
 export class Wakeup implements Expiring {
   /** Set once the poll has answered: its deadline no longer matters. */
