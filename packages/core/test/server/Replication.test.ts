@@ -252,4 +252,42 @@ describe("Replication", () => {
       }
       expect((yield* cluster.describeReplica(lagging!, "t", 0)).logStartOffset).toBe(5)
     }).pipe(Effect.provide(setup(filter))))
+
+  it.scoped("a consumer's long poll at the leader waits for the high watermark, or for its deadline, and answers with what there is", () =>
+    Effect.gen(function*() {
+      const { cluster, client, leader } = yield* start({ minInsyncReplicas: 2 })
+      const poll = (fetchOffset: number, minBytes: number, maxWaitMs: number) =>
+        Effect.fork(replicaRef(client, leader, "t", 0).ask(
+          new ReplicaProtocol.Fetch({ topic: "t", partition: 0, fetchOffset, maxBytes: 1 << 20, maxWaitMs, minBytes, replicaId: -1 }),
+          { timeoutMs: 60_000 }
+        ))
+      // Nothing to read: answered, empty, at its deadline and not before.
+      const empty = yield* poll(0, 1, 3_000)
+      yield* advance(2_500)
+      expect(empty.unsafePoll()).toBeNull()
+      yield* advance(1_000)
+      expect(empty.unsafePoll()).not.toBeNull()
+      expect((yield* Fiber.join(empty)).batches).toEqual([])
+      // Woken when an acked record moves the high watermark, long before its deadline.
+      const woken = yield* poll(0, 1, 10_000)
+      yield* advance(200)
+      expect(woken.unsafePoll()).toBeNull()
+      yield* produce(cluster, client, "t", 0, ["a"], { acks: -1 })
+      yield* advance(200)
+      expect(woken.unsafePoll()).not.toBeNull()
+      expect(valuesOf((yield* Fiber.join(woken)).batches)).toEqual(["a"])
+      // More minBytes than arrive: parked through the append, answered with what there is at its deadline.
+      const partial = yield* poll(1, 1_000_000, 3_000)
+      yield* produce(cluster, client, "t", 0, ["b"], { acks: -1 })
+      yield* advance(2_000)
+      expect(partial.unsafePoll()).toBeNull()
+      yield* advance(1_500)
+      expect(partial.unsafePoll()).not.toBeNull()
+      expect(valuesOf((yield* Fiber.join(partial)).batches)).toEqual(["b"])
+      // Several polls woken by one append are all answered.
+      const many = yield* Effect.forEach([0, 1, 2], () => poll(2, 1, 10_000))
+      yield* produce(cluster, client, "t", 0, ["c"], { acks: -1 })
+      yield* advance(200)
+      for (const f of many) expect(valuesOf((yield* Fiber.join(f)).batches)).toEqual(["c"])
+    }).pipe(Effect.provide(InProcess.layer({ serialize: true }))))
 })
