@@ -26,6 +26,7 @@ import * as NodeId from "../transport/NodeId.js"
 import * as ControllerProtocol from "./ControllerProtocol.js"
 import * as Deadlines from "../actor/internal/deadlines.js"
 import * as Periodic from "./internal/periodic.js"
+import * as Purgatory from "./internal/purgatory.js"
 import * as Errors from "./Errors.js"
 import * as Isr from "./Isr.js"
 import type * as Metadata from "./Metadata.js"
@@ -51,7 +52,6 @@ export interface Options {
 }
 
 type ProduceFailure = Schema.WithResult.Failure<P.Produce>
-type FetchFailure = Schema.WithResult.Failure<P.Fetch>
 
 interface PendingAck {
   readonly requiredOffset: number
@@ -71,14 +71,8 @@ interface State {
   followers: Map<number, Isr.FollowerState>
   producers: ProducerState.ProducerState
   pendingAcks: Array<PendingAck>
-  /** Followers' long polls, waiting for an append. */
-  followerWaiters: Array<ParkedFetch>
-  /** Consumers' long polls, waiting for a higher watermark (an append alone gives them nothing to read). */
-  consumerWaiters: Array<ParkedFetch>
-  /** Long polls to look at again (woken, or at their deadline), for the poll server (`servePolls`). */
-  pollsDue: Array<ParkedFetch>
-  /** Wakes the poll server when `pollsDue` gets entries. */
-  pollServer: Deadlines.Wakeup
+  /** The long polls parked here, and their server (see `servePolls`). */
+  polls: Purgatory.Purgatory
   /** The deadlines of the long polls and acks=all produces waiting here (no timer per request). */
   deadlines: Deadlines.Deadlines
   isrChangeInFlight: boolean
@@ -90,83 +84,6 @@ const tpOf = (options: Options) => ({ topic: options.topic, partition: options.p
 
 /** How far a fetch may read: a follower's to the log end, a consumer's to the high watermark. */
 const limitFor = (state: State, isFollower: boolean) => isFollower ? state.logEndOffset : state.highWatermark
-
-/**
- * A long-poll fetch parked on the leader until there is enough to answer it or its deadline has
- * passed (Kafka's delayed fetch, in its fetch purgatory). No fiber per poll: the replica's poll
- * server (`servePolls`) looks at it again when an append or a higher watermark wakes it, or its
- * deadline passes, and answers through the ask's callback (`Actor.laterCallback`).
- */
-class ParkedFetch implements Deadlines.Expiring {
-  /** Answered: its deadline and any later wake-up no longer matter. */
-  settled = false
-  private answer: ((exit: Exit.Exit<P.FetchResult, FetchFailure>) => void) | undefined = undefined
-  private early: Exit.Exit<P.FetchResult, FetchFailure> | undefined = undefined
-
-  constructor(
-    readonly req: P.Fetch,
-    readonly isFollower: boolean,
-    readonly leaderEpoch: number,
-    readonly deadlineMs: number,
-    readonly logStartOffset: number,
-    private readonly state: State
-  ) {}
-
-  /** At the deadline: due for a last look. */
-  readonly expire = (): void => due(this.state, [this])
-
-  /** Answers the poll (the first answer wins). */
-  settle(exit: Exit.Exit<P.FetchResult, FetchFailure>): void {
-    if (this.settled) return
-    this.settled = true
-    if (this.answer === undefined) this.early = exit
-    else this.answer(exit)
-  }
-
-  /** The ask's reply: answers through `answer` (at once if it is answered already). */
-  readonly reply = Actor.laterCallback<P.FetchResult, FetchFailure>((answer) => {
-    this.answer = answer
-    if (this.early !== undefined) answer(this.early)
-  })
-}
-
-/** Hands `polls` to the poll server to look at again, and wakes it. */
-const due = (state: State, polls: ReadonlyArray<ParkedFetch>) => {
-  for (const poll of polls) if (!poll.settled) state.pollsDue.push(poll)
-  if (state.pollsDue.length > 0) state.pollServer.fire()
-}
-
-/**
- * `waiters` with `poll` added. Polls answered at their deadline stay listed until the next
- * wake-up; when the list reaches 64, 128, 256... entries they are dropped (amortised O(1) per park),
- * so a partition nothing is written to does not collect them without bound.
- */
-const parked = (waiters: Array<ParkedFetch>, poll: ParkedFetch) => {
-  const n = waiters.length
-  const kept = n >= 64 && (n & (n - 1)) === 0 ? waiters.filter((w) => !w.settled) : waiters
-  kept.push(poll)
-  return kept
-}
-
-/** Parks `poll` with the followers' or the consumers' polls. */
-const park = (state: State, poll: ParkedFetch) => {
-  if (poll.isFollower) state.followerWaiters = parked(state.followerWaiters, poll)
-  else state.consumerWaiters = parked(state.consumerWaiters, poll)
-}
-
-/** Wakes the followers' long polls (new data). */
-const wakeFollowers = (state: State) => {
-  const waiters = state.followerWaiters
-  state.followerWaiters = []
-  due(state, waiters)
-}
-
-/** Wakes the consumers' long polls (a new high watermark). */
-const wakeConsumers = (state: State) => {
-  const waiters = state.consumerWaiters
-  state.consumerWaiters = []
-  due(state, waiters)
-}
 
 /** Recomputes the high watermark over the ISR and settles the acks=all requests it decides. */
 const advanceHighWatermark = (options: Options, state: State) => {
@@ -181,7 +98,7 @@ const advanceHighWatermark = (options: Options, state: State) => {
   })
   if (hw !== state.highWatermark) {
     state.highWatermark = hw
-    wakeConsumers(state)
+    state.polls.wakeConsumers()
   }
   settleAcks(options, state)
 }
@@ -213,8 +130,8 @@ const abandonLeadership = (options: Options, state: State) => {
   })
   for (const ack of state.pendingAcks) ack.outcome.complete(Exit.fail(error))
   state.pendingAcks = []
-  wakeFollowers(state)
-  wakeConsumers(state)
+  state.polls.wakeFollowers()
+  state.polls.wakeConsumers()
 }
 
 const notLeader = (options: Options, state: State) =>
@@ -450,15 +367,13 @@ export const behavior = (options: Options) => {
         : storageError(options)(error))
 
   /**
-   * The poll server: one fiber per replica incarnation that looks again at the long polls handed
-   * to it (`due`: woken by an append or a higher watermark, or at their deadline), one after another.
-   * A poll of a leadership this replica no longer holds gets `NotLeader`; one with `minBytes` to read,
-   * or past its deadline, gets what there is; any other is parked again (and looked at again at once
-   * if the limit moved while it was read). Polls woken together are looked at in one turn of this
-   * fiber, where a fiber per poll would each be forked and resumed.
+   * How the poll server (`Purgatory.serve`) looks again at a poll due: a poll of a leadership this
+   * replica no longer holds gets `NotLeader`; one with `minBytes` to read, or past its deadline,
+   * gets what there is; any other is parked again (or, if the limit moved while it was read,
+   * handed back as due at once).
    */
-  const servePolls = (state: State): Effect.Effect<never> => {
-    const look = (poll: ParkedFetch): Effect.Effect<void> => {
+  const servePolls = (state: State): Effect.Effect<never> =>
+    state.polls.serve((poll) => {
       if (poll.settled) return Effect.void
       if (state.role !== "leader" || state.partition?.leaderEpoch !== poll.leaderEpoch) {
         poll.settle(Exit.fail(notLeader(options, state)))
@@ -470,9 +385,9 @@ export const behavior = (options: Options) => {
         if (bytes >= poll.req.minBytes || state.deadlines.nowMs() >= poll.deadlineMs) {
           poll.settle(Exit.succeed(fetchResult(state, result?.batches ?? [], poll.logStartOffset)))
         } else if (limitFor(state, poll.isFollower) !== seen) {
-          due(state, [poll])
+          state.polls.due([poll])
         } else {
-          park(state, poll)
+          state.polls.park(poll)
         }
         return Effect.void
       }
@@ -484,25 +399,7 @@ export const behavior = (options: Options) => {
         },
         onSuccess: settle
       })
-    }
-    const lookAll = (polls: ReadonlyArray<ParkedFetch>, from: number): Effect.Effect<void> => {
-      let i = from
-      while (i < polls.length) {
-        const looked = look(polls[i++]!)
-        if (looked !== Effect.void) return Effect.flatMap(looked, () => lookAll(polls, i))
-      }
-      return Effect.void
-    }
-    // Re-armed before taking the polls due, so a wake-up while they are looked at is kept.
-    const loop: Effect.Effect<never> = Effect.suspend(() => {
-      state.pollServer.rearm()
-      const polls = state.pollsDue
-      if (polls.length === 0) return Effect.flatMap(state.pollServer.await, () => loop)
-      state.pollsDue = []
-      return Effect.flatMap(lookAll(polls, 0), () => loop)
     })
-    return loop
-  }
 
   /** Fetch, once the leader epoch and the diverging-epoch checks have passed. */
   const serveFetch = (
@@ -539,8 +436,9 @@ export const behavior = (options: Options) => {
       // woken by appends; the high watermark for consumers, woken when it moves) or until
       // `maxWaitMs` has passed, then answer with whatever there is. The poll server looks at the
       // poll again on those moves and at the deadline: no fiber, timer or race per poll.
-      const poll = new ParkedFetch(req, isFollower, leaderEpoch, state.deadlines.nowMs() + req.maxWaitMs, logStartOffset, state)
-      park(state, poll)
+      const deadlineMs = state.deadlines.nowMs() + req.maxWaitMs
+      const poll = new Purgatory.ParkedFetch(req, isFollower, leaderEpoch, deadlineMs, logStartOffset, state.polls)
+      state.polls.park(poll)
       const added = state.deadlines.add(req.maxWaitMs, poll)
       const reply = [poll.reply, state] as const
       return added === Effect.void ? Effect.succeed(reply) : Effect.as(added, reply)
@@ -603,10 +501,7 @@ export const behavior = (options: Options) => {
           followers: new Map(),
           producers: ProducerState.empty,
           pendingAcks: [],
-          followerWaiters: [],
-          consumerWaiters: [],
-          pollsDue: [],
-          pollServer: new Deadlines.Wakeup(),
+          polls: new Purgatory.Purgatory(),
           deadlines: new Deadlines.Deadlines(clock, scope),
           isrChangeInFlight: false,
           fetcher: undefined,
@@ -687,7 +582,7 @@ export const behavior = (options: Options) => {
               if (idempotent) state.producers = ProducerState.onAppend(state.producers, { ...batchInfo, baseOffset: info.baseOffset })
               state.logEndOffset = info.lastOffset + 1
               const result = new P.ProduceResult({ ...info, logStartOffset }, true)
-              wakeFollowers(state)
+              state.polls.wakeFollowers()
               advanceHighWatermark(options, state)
               return acked(state, req, result)
             }
