@@ -30,45 +30,6 @@ export interface Mark {
 }
 
 const CRC_START = 21
-const utf8 = new TextEncoder()
-const noKeys: ReadonlyArray<Uint8Array> = []
-
-/** Below this, a non-negative number's zig-zag fits an int32: varints in integer arithmetic. */
-const SMALL = 1 << 30
-
-/** `Codec.varintSize` of a non-negative number below `SMALL` (lengths, offset deltas). */
-const smallVarintSize = (n: number): number => n < 64 ? 1 : n < 8192 ? 2 : n < 1048576 ? 3 : n < 134217728 ? 4 : 5
-
-/**
- * `Codec.writeVarint` of a non-negative number below `SMALL` in int32 arithmetic: the general one
- * works in doubles (for int64 timestamps) and costs several times as much per byte.
- */
-const writeSmallVarint = (buf: Uint8Array, at: number, n: number): number => {
-  let z = n << 1
-  while (z >= 0x80) {
-    buf[at++] = (z & 0x7f) | 0x80
-    z >>>= 7
-  }
-  buf[at] = z
-  return at + 1
-}
-
-/** `Codec.varintSize` and `Codec.writeVarint`, in int32 arithmetic when `n` allows. */
-const varintSize = (n: number): number => (n >= 0 && n < SMALL ? smallVarintSize(n) : Codec.varintSize(n))
-const writeVarint = (buf: Uint8Array, at: number, n: number): number =>
-  n >= 0 && n < SMALL ? writeSmallVarint(buf, at, n) : Codec.writeVarint(buf, at, n)
-
-const bytesSize = (b: Uint8Array | null): number => (b === null ? 1 : varintSize(b.length) + b.length)
-
-const writeBytes = (buf: Uint8Array, at: number, b: Uint8Array | null): number => {
-  if (b === null) {
-    buf[at] = 1 // zig-zag -1
-    return at + 1
-  }
-  at = writeVarint(buf, at, b.length)
-  buf.set(b, at)
-  return at + b.length
-}
 
 /** A batch being filled. Mutable; owned by one producer's partition sender. */
 export class Builder {
@@ -113,29 +74,11 @@ export class Builder {
     if (offsetDelta === 0) this.firstTimestamp = timestamp
     if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp
     const timestampDelta = timestamp - this.firstTimestamp
-    const headerCount = headers.length
-    let body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(key) + bytesSize(value) +
-      varintSize(headerCount)
-    let keys = noKeys
-    if (headerCount > 0) {
-      keys = headers.map((h) => utf8.encode(h.key))
-      for (let i = 0; i < headerCount; i++) body += bytesSize(keys[i]!) + bytesSize(headers[i]!.value)
-    }
+    const keys = Codec.headerKeys(headers)
+    const body = Codec.bodySize(key, value, headers, offsetDelta, timestampDelta, keys)
     // A length varint takes at most 5 bytes: the exact reserve only when the buffer may be short.
-    if (this.size + 5 + body > this.buffer.length) this.reserve(varintSize(body) + body)
-    const buf = this.buffer
-    let at = writeVarint(buf, this.size, body)
-    buf[at++] = 0 // record attributes (unused, as in Kafka)
-    at = writeVarint(buf, at, timestampDelta)
-    at = writeVarint(buf, at, offsetDelta)
-    at = writeBytes(buf, at, key)
-    at = writeBytes(buf, at, value)
-    at = writeVarint(buf, at, headerCount)
-    for (let i = 0; i < keys.length; i++) {
-      at = writeBytes(buf, at, keys[i]!)
-      at = writeBytes(buf, at, headers[i]!.value)
-    }
-    this.size = at
+    if (this.size + 5 + body > this.buffer.length) this.reserve(Codec.varintSize(body) + body)
+    this.size = Codec.writeRecord(this.buffer, this.size, body, key, value, headers, offsetDelta, timestampDelta, keys)
     this.count = offsetDelta + 1
   }
 

@@ -109,9 +109,10 @@ const encodeRecords = (
   let size = HEADER_BYTES
   for (let i = 0; i < n; i++) {
     const record = records[i]!
-    const recordKeys = Codec.headerKeys(record)
+    const recordKeys = Codec.headerKeys(record.headers)
     if (recordKeys !== undefined) (keys ??= new Array(n))[i] = recordKeys
-    const body = Codec.bodySize(record, offsetDeltas === undefined ? i : offsetDeltas[i]!, record.timestamp - firstTimestamp, recordKeys)
+    const offsetDelta = offsetDeltas === undefined ? i : offsetDeltas[i]!
+    const body = Codec.bodySize(record.key, record.value, record.headers, offsetDelta, record.timestamp - firstTimestamp, recordKeys)
     bodySizes[i] = body
     size += Codec.varintSize(body) + body
   }
@@ -135,7 +136,9 @@ const encodeRecords = (
       bytes,
       at,
       bodySizes[i]!,
-      record,
+      record.key,
+      record.value,
+      record.headers,
       offsetDeltas === undefined ? i : offsetDeltas[i]!,
       record.timestamp - firstTimestamp,
       keys?.[i]

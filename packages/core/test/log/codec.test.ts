@@ -3,7 +3,7 @@ import { FastCheck as fc } from "effect"
 import * as Codec from "../../src/log/internal/codec.js"
 
 /** The batch header's fixed-width fields, read and written on the bytes: the same as a big-endian `DataView`. */
-describe("Codec fixed-width integers", () => {
+describe("Codec integers", () => {
   // An offset inside a larger array, so a helper that ignored `byteOffset` or `at` would fail.
   const at = 3
   const fresh = () => new Uint8Array(16).subarray(1, 15)
@@ -41,5 +41,32 @@ describe("Codec fixed-width integers", () => {
     expect([...b.subarray(at, at + 8)]).toEqual(Array(8).fill(255))
     expect(b[at - 1]).toBe(0)
     expect(b[at + 8]).toBe(0)
+  })
+
+  /** Kafka's zig-zag varint of `n`, in BigInt: the reference the number-based codec must match. */
+  const reference = (n: number): Array<number> => {
+    let z = n >= 0 ? BigInt(n) * 2n : -BigInt(n) * 2n - 1n
+    const out: Array<number> = []
+    while (z >= 128n) {
+      out.push(Number(z % 128n) | 0x80)
+      z /= 128n
+    }
+    out.push(Number(z))
+    return out
+  }
+  // Every width bound of the int32 path (the zig-zag of 2^6, 2^13, 2^20, 2^27 and 2^30 needs one
+  // more byte), either side of it, negatives, and int64 timestamps (exact while the zig-zag fits a
+  // double's 53 bits: |n| < 2^52).
+  const bounds = [0, 1, 63, 64, 8191, 8192, 2 ** 20 - 1, 2 ** 20, 2 ** 27 - 1, 2 ** 27, 2 ** 30 - 1, 2 ** 30, 2 ** 31, -1, -64, -65, -(2 ** 30)]
+  it.prop("varints: the bytes of Kafka's zig-zag varint, their size, and read back", [
+    fc.oneof(fc.constantFrom(...bounds), fc.integer({ min: -(2 ** 31), max: 2 ** 31 }), fc.integer({ min: -(2 ** 52) + 1, max: 2 ** 52 - 1 }), fc.integer({ min: 0, max: 2 ** 45 }))
+  ], ([n]) => {
+    const b = new Uint8Array(12)
+    const end = Codec.writeVarint(b, 1, n)
+    expect([...b.subarray(1, end)]).toEqual(reference(n))
+    expect(Codec.varintSize(n)).toBe(end - 1)
+    const cursor = { pos: 1 }
+    expect(Codec.readVarint(b, cursor)).toBe(n)
+    expect(cursor.pos).toBe(end)
   })
 })

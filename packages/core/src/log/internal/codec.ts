@@ -50,9 +50,18 @@ export const setInt64 = (b: Uint8Array, at: number, n: number): void => {
   setInt32(b, at + 4, n - hi * TWO_32)
 }
 
-/** Bytes taken by the zig-zag varint encoding of `n`. */
-export const varintSize = (n: number): number => {
-  if (n >= 0 && n < 64) return 1
+/**
+ * Below this, a non-negative number's zig-zag fits an int32: the varint is sized and written in
+ * integer arithmetic (lengths, offset deltas, most timestamp deltas), several times cheaper per
+ * byte than the double arithmetic int64 values need.
+ */
+const SMALL = 1 << 30
+
+/** `varintSize` of a non-negative number below `SMALL`. */
+const smallVarintSize = (n: number): number => n < 64 ? 1 : n < 8192 ? 2 : n < 1048576 ? 3 : n < 134217728 ? 4 : 5
+
+/** `varintSize` of any other number, in doubles. */
+const largeVarintSize = (n: number): number => {
   let z = n >= 0 ? n * 2 : -n * 2 - 1
   let size = 1
   while (z >= 128) {
@@ -62,12 +71,22 @@ export const varintSize = (n: number): number => {
   return size
 }
 
-/** Writes `n` as a zig-zag varint at `at`; returns the next position. */
-export const writeVarint = (buf: Uint8Array, at: number, n: number): number => {
-  if (n >= 0 && n < 64) {
-    buf[at] = n << 1
-    return at + 1
+/** Bytes taken by the zig-zag varint encoding of `n`. */
+export const varintSize = (n: number): number => n >= 0 && n < SMALL ? smallVarintSize(n) : largeVarintSize(n)
+
+/** `writeVarint` of a non-negative number below `SMALL`, in int32 arithmetic. */
+const writeSmallVarint = (buf: Uint8Array, at: number, n: number): number => {
+  let z = n << 1
+  while (z >= 0x80) {
+    buf[at++] = (z & 0x7f) | 0x80
+    z >>>= 7
   }
+  buf[at] = z
+  return at + 1
+}
+
+/** `writeVarint` of any other number, in doubles. */
+const writeLargeVarint = (buf: Uint8Array, at: number, n: number): number => {
   let z = n >= 0 ? n * 2 : -n * 2 - 1
   while (z >= 128) {
     buf[at++] = (z % 128) | 0x80
@@ -76,6 +95,10 @@ export const writeVarint = (buf: Uint8Array, at: number, n: number): number => {
   buf[at++] = z
   return at
 }
+
+/** Writes `n` as a zig-zag varint at `at`; returns the next position. Exact for |n| < 2^52. */
+export const writeVarint = (buf: Uint8Array, at: number, n: number): number =>
+  n >= 0 && n < SMALL ? writeSmallVarint(buf, at, n) : writeLargeVarint(buf, at, n)
 
 /** Mutable cursor used while decoding. */
 export interface Cursor {
@@ -104,33 +127,36 @@ export const readVarint = (buf: Uint8Array, cursor: Cursor): number => {
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
-const bytesSize = (b: Uint8Array | null): number => (b === null ? 1 : varintSize(b.length) + b.length)
+/** Bytes taken by a length-prefixed byte string (`null`: the length -1 alone). */
+export const bytesSize = (b: Uint8Array | null): number => (b === null ? 1 : varintSize(b.length) + b.length)
 
-/** The UTF-8 header keys of a record, or `undefined` when it has no headers (the common case). */
-export const headerKeys = (record: Record.Record): ReadonlyArray<Uint8Array> | undefined =>
-  record.headers.length === 0 ? undefined : record.headers.map((h) => utf8Encoder.encode(h.key))
+/** The UTF-8 keys of a record's headers, or `undefined` when it has none (the common case). */
+export const headerKeys = (headers: ReadonlyArray<Record.Header>): ReadonlyArray<Uint8Array> | undefined =>
+  headers.length === 0 ? undefined : headers.map((h) => utf8Encoder.encode(h.key))
 
 /**
- * The body size of one record (everything after its length varint). Plain numbers in, a number
- * out: the encoder runs this as a size pre-pass without building an object per record.
+ * The body size of one record (everything after its length varint), from its fields and its
+ * header keys (`headerKeys`). Plain values in, a number out: encoders size records without
+ * building an object per record.
  */
 export const bodySize = (
-  record: Record.Record,
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: ReadonlyArray<Record.Header>,
   offsetDelta: number,
   timestampDelta: number,
   keys: ReadonlyArray<Uint8Array> | undefined
 ): number => {
-  let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(record.key) + bytesSize(record.value)
-  size += varintSize(record.headers.length)
+  let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(key) + bytesSize(value)
+  size += varintSize(headers.length)
   if (keys !== undefined) {
-    for (let i = 0; i < keys.length; i++) {
-      size += varintSize(keys[i]!.length) + keys[i]!.length + bytesSize(record.headers[i]!.value)
-    }
+    for (let i = 0; i < keys.length; i++) size += bytesSize(keys[i]!) + bytesSize(headers[i]!.value)
   }
   return size
 }
 
-const writeBytes = (buf: Uint8Array, at: number, b: Uint8Array | null): number => {
+/** Writes a length-prefixed byte string (`null`: the length -1) at `at`; returns the next position. */
+export const writeBytes = (buf: Uint8Array, at: number, b: Uint8Array | null): number => {
   if (b === null) {
     buf[at] = 1 // zig-zag -1
     return at + 1
@@ -140,12 +166,14 @@ const writeBytes = (buf: Uint8Array, at: number, b: Uint8Array | null): number =
   return at + b.length
 }
 
-/** Writes one record (length varint first) whose body size is `size`; returns the next position. */
+/** Writes one record (length varint first) whose body size is `size` (`bodySize`); returns the next position. */
 export const writeRecord = (
   buf: Uint8Array,
   at: number,
   size: number,
-  record: Record.Record,
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: ReadonlyArray<Record.Header>,
   offsetDelta: number,
   timestampDelta: number,
   keys: ReadonlyArray<Uint8Array> | undefined
@@ -154,13 +182,13 @@ export const writeRecord = (
   buf[at++] = 0 // record attributes (unused, as in Kafka)
   at = writeVarint(buf, at, timestampDelta)
   at = writeVarint(buf, at, offsetDelta)
-  at = writeBytes(buf, at, record.key)
-  at = writeBytes(buf, at, record.value)
-  at = writeVarint(buf, at, record.headers.length)
+  at = writeBytes(buf, at, key)
+  at = writeBytes(buf, at, value)
+  at = writeVarint(buf, at, headers.length)
   if (keys !== undefined) {
     for (let i = 0; i < keys.length; i++) {
       at = writeBytes(buf, at, keys[i]!)
-      at = writeBytes(buf, at, record.headers[i]!.value)
+      at = writeBytes(buf, at, headers[i]!.value)
     }
   }
   return at
