@@ -77,30 +77,26 @@ export const writesSynchronously = (file: FileSystem.File): boolean => synchrono
  * and has no use for an effect per write (a log appending a patched header before records it does
  * not copy). A failed write may have written part of the bytes.
  */
-export const writeNow = (file: FileSystem.File, chunks: ReadonlyArray<Uint8Array>): SystemError | undefined => {
-  const io = synchronous.get(file)
-  if (io === undefined) throw new Error("SyncAppend.writeNow: not a synchronously written file")
-  try {
-    io.writev(file.fd, chunks)
-    return undefined
-  } catch (cause) {
-    return writeError(file.fd, "writev", cause)
-  }
-}
+export const writeNow = (file: FileSystem.File, chunks: ReadonlyArray<Uint8Array>): SystemError | undefined =>
+  callNow(file, "writev", (io) => io.writev(file.fd, chunks))
 
 /**
  * Cuts `file` (one of this `FileSystem`'s synchronous files) to `length` bytes now, and returns the
  * error if that failed: how a log undoes a failed `writeNow` in the same synchronous step, before
  * anything else can write after the partial bytes.
  */
-export const truncateNow = (file: FileSystem.File, length: number): SystemError | undefined => {
+export const truncateNow = (file: FileSystem.File, length: number): SystemError | undefined =>
+  callNow(file, "truncate", (io) => io.truncate(file.fd, length))
+
+/** Runs `call` on `file`'s synchronous calls now; what it threw, as a typed `SystemError` of `method`. */
+const callNow = (file: FileSystem.File, method: string, call: (io: SyncIo) => void): SystemError | undefined => {
   const io = synchronous.get(file)
-  if (io === undefined) throw new Error("SyncAppend.truncateNow: not a synchronously written file")
+  if (io === undefined) throw new Error(`SyncAppend: ${method} on a file not written synchronously`)
   try {
-    io.truncate(file.fd, length)
+    call(io)
     return undefined
   } catch (cause) {
-    return writeError(file.fd, "truncate", cause)
+    return writeError(file.fd, method, cause)
   }
 }
 
