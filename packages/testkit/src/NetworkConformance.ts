@@ -183,6 +183,43 @@ export const suite = (makeNetwork: () => Layer.Layer<Transport.Network>, options
       expect((yield* Fiber.join(watch)).reason).toBe("stopped")
     }).pipe(Effect.provide(makeNetwork())))
 
+  it.effect("a reply to an ask of a node's earlier incarnation does not answer an ask of the next one", () =>
+    Effect.gen(function*() {
+      class Hold extends Schema.TaggedRequest<Hold>()("Hold", { failure: Schema.Never, success: Schema.String, payload: {} }) {}
+      const Held = Schema.Union(Hold, Get)
+      /** Answers `Hold` with `label` once `gate` opens (and counts `Get`s, to order replies behind it). */
+      const held = (label: string, gate: Deferred.Deferred<void>, holding: Deferred.Deferred<void>) =>
+        Actor.behavior({
+          protocol: Held,
+          init: () => Effect.succeed(0),
+          handlers: {
+            Hold: (n) => Effect.as(Effect.zipRight(Deferred.succeed(holding, undefined), Deferred.await(gate)), [label, n] as const),
+            Get: (n) => Effect.succeed([n, n + 1] as const)
+          }
+        })
+      const b = yield* Node.make({ id: nodeB })
+      const [gate1, holding1, gate2, holding2] = yield* Effect.all(Array.from({ length: 4 }, () => Deferred.make<void>()))
+      const first = yield* b.spawn("first", held("old", gate1!, holding1!))
+      const second = yield* b.spawn("second", held("new", gate2!, holding2!))
+      // The first incarnation of node a asks, and crashes while its ask is held.
+      const scopeA1 = yield* Scope.make()
+      const a1 = yield* Node.make({ id: nodeA }).pipe(Scope.extend(scopeA1))
+      const old = yield* Effect.fork(a1.ref(first.address, Held).ask(new Hold(), { timeoutMs: 60_000 }))
+      yield* Deferred.await(holding1!)
+      yield* Scope.close(scopeA1, Exit.void)
+      yield* Fiber.interrupt(old)
+      // The next incarnation asks; meanwhile the first ask is answered, to a node a that never made it.
+      const a2 = yield* Node.make({ id: nodeA })
+      const pending = yield* Effect.fork(a2.ref(second.address, Held).ask(new Hold(), { timeoutMs: 60_000 }))
+      yield* Deferred.await(holding2!)
+      yield* Deferred.succeed(gate1!, undefined)
+      // The stale reply has arrived once an answer sent after it has (same actor, same link).
+      expect(yield* a2.ref(first.address, Held).ask(new Get())).toBe(0)
+      expect(pending.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(gate2!, undefined)
+      expect(yield* Fiber.join(pending)).toBe("new")
+    }).pipe(Effect.scoped, Effect.provide(makeNetwork())))
+
   const filter = LinkFilter.make()
   it.scoped("a link filter that blocks a->b makes the ask time out; unblocking restores it", () =>
     Effect.gen(function*() {

@@ -155,6 +155,9 @@ interface PendingWatch {
   readonly deferred: Deferred.Deferred<Reason>
 }
 
+/** Where a node incarnation's correlation ids start: anywhere below 2^52, leaving 2^52 ids above. */
+const askIdStart = (): number => 1 + Math.floor(Math.random() * 2 ** 52)
+
 /** One node: hosts actors and routes messages for other nodes through its transport. */
 export class NodeImpl implements Actor.NodeLike {
   readonly cells = new Map<string, Cell>()
@@ -162,7 +165,15 @@ export class NodeImpl implements Actor.NodeLike {
   readonly pendingWatches = new Map<number, PendingWatch>()
   transport: Transport.Transport | undefined = undefined
   timers: AskTimers | undefined = undefined
-  private nextId = 1
+  /**
+   * Correlation ids of this node's asks and watches. Each incarnation of a node id starts at its
+   * own random point of the 2^52 safe integers, so a reply to an ask of an earlier incarnation
+   * (a long poll answered after its asker crashed and came back under the same id) cannot be taken
+   * for the answer to one of this incarnation's asks, as it was when every incarnation counted
+   * from 1. The start affects no behaviour beyond that (ids are only matched, never ordered or
+   * shown), so it is not drawn from the seeded `Random`: replays stay identical.
+   */
+  private nextId = askIdStart()
 
   constructor(readonly id: NodeId, readonly scope: Scope.Scope) {}
 
@@ -588,7 +599,7 @@ export class NodeImpl implements Actor.NodeLike {
       }
       case "reply": {
         const pending = this.pendingAsks.get(envelope.id)
-        if (pending === undefined) return Effect.void
+        if (pending === undefined || pending.node !== envelope.from) return Effect.void
         this.pendingAsks.delete(envelope.id)
         if (!envelope.encoded) {
           pending.slot.complete(envelope.payload as Exit.Exit<unknown, unknown>)
@@ -617,7 +628,7 @@ export class NodeImpl implements Actor.NodeLike {
       }
       case "reject": {
         const pending = this.pendingAsks.get(envelope.id)
-        if (pending === undefined) return Effect.void
+        if (pending === undefined || pending.node !== envelope.from) return Effect.void
         this.pendingAsks.delete(envelope.id)
         const error = envelope.encoded ? Schema.decodeUnknownEither(Rejection)(envelope.payload) : undefined
         const rejection = error === undefined
@@ -639,7 +650,7 @@ export class NodeImpl implements Actor.NodeLike {
   private onSystem(envelope: Envelope.Envelope, message: Watch | WatchNotice): Effect.Effect<void> {
     if (message._tag === "WatchNotice") {
       const pending = this.pendingWatches.get(envelope.id)
-      return pending === undefined ? Effect.void : Effect.asVoid(Deferred.succeed(pending.deferred, message.reason))
+      return pending === undefined || pending.node !== envelope.from ? Effect.void : Effect.asVoid(Deferred.succeed(pending.deferred, message.reason))
     }
     const notify = (reason: Reason) => Effect.ignore(this.sendSystem(envelope.from, envelope.id, new WatchNotice({ reason })))
     const cell = this.cells.get(message.path)
