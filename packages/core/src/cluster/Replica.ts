@@ -20,6 +20,7 @@ import * as Actor from "../actor/Actor.js"
 import * as Address from "../actor/Address.js"
 import * as BatchBuilder from "../log/BatchBuilder.js"
 import * as LeaderEpochCache from "../log/LeaderEpochCache.js"
+import type { CorruptRecord, LogClosed, NonContiguousOffset, StorageError } from "../log/LogError.js"
 import type * as PartitionLog from "../log/PartitionLog.js"
 import * as RecordBatch from "../log/RecordBatch.js"
 import * as NodeId from "../transport/NodeId.js"
@@ -314,7 +315,14 @@ export const behavior = (options: Options) => {
               )
               : Effect.zipRight(Effect.sleep(Duration.millis(options.fetchBackoffMs)), Effect.suspend(() => fetchFrom(fetchOffset, lastEpoch))),
           onSuccess: (response) =>
-            Effect.flatMap(ctx.self.ask(new P.ApplyFetch({ leaderEpoch, result: response }, true), { timeoutMs: 60_000 }), fetchNext)
+            Effect.flatMap(
+              ctx.self.ask(new P.ApplyFetch({ leaderEpoch, fetchOffset, result: response }, true), { timeoutMs: 60_000 }),
+              // Batches that were not taken (the log refused them): back off before asking again.
+              (next) =>
+                !next.stop && next.logEndOffset === fetchOffset && response.batches.length > 0 && response.divergingEpoch === undefined
+                  ? Effect.zipRight(Effect.sleep(Duration.millis(options.fetchBackoffMs)), Effect.suspend(() => fetchNext(next)))
+                  : fetchNext(next)
+            )
         }
       )
     const fetchNext = (next: typeof P.FetchPosition.Type): Effect.Effect<void, unknown> =>
@@ -458,12 +466,20 @@ export const behavior = (options: Options) => {
       yield* Effect.orDie(log.truncateTo(target))
     })
 
-  /** Follower: appends `batches` from `index` on, in order, and keeps the producers' state. */
+  /**
+   * Follower: appends `batches` from `index` on, in order, and keeps the producers' state. A batch
+   * the log refuses ends the response there: the rest is dropped with a warning, and the fetch loop
+   * fetches again from the log end (after a backoff, since it made no progress). One case is
+   * expected and mended as Kafka mends it: the log is empty (just restarted at the leader's log
+   * start) and the leader's log start falls inside this batch (deleted up to the middle of a batch),
+   * so the batch begins below the log end. The log then restarts at the batch's base offset and
+   * takes the batch.
+   */
   const appendAsFollower = (state: State, batches: ReadonlyArray<Uint8Array>, index: number): Effect.Effect<void> => {
     if (index >= batches.length) return Effect.void
     const batch = batches[index]!
     return Effect.matchEffect(log.appendAsFollower(batch), {
-      onFailure: Effect.die,
+      onFailure: (error) => refused(state, batches, index, error),
       onSuccess: (info) => {
         const h = RecordBatch.header(batch)
         if (h.producerId !== ProducerState.noProducerId) {
@@ -477,6 +493,27 @@ export const behavior = (options: Options) => {
         }
         return appendAsFollower(state, batches, index + 1)
       }
+    })
+  }
+
+  const refused = (
+    state: State,
+    batches: ReadonlyArray<Uint8Array>,
+    index: number,
+    error: CorruptRecord | NonContiguousOffset | LogClosed | StorageError
+  ): Effect.Effect<void> => {
+    if (error._tag === "LogClosed" || error._tag === "StorageError") return Effect.die(error)
+    const where = `replica ${tp.topic}:${tp.partition}@${options.brokerId}`
+    const drop = Effect.logWarning(`${where}: dropped a fetched batch the log refused, and the rest of that response: ${error.message}`)
+    if (error._tag !== "NonContiguousOffset") return drop
+    const h = RecordBatch.header(batches[index]!)
+    return Effect.flatMap(log.logStartOffset, (logStartOffset) => {
+      const logEndOffset = error.expectedOffset
+      if (logStartOffset !== logEndOffset || h.baseOffset >= logEndOffset || h.lastOffset < logEndOffset) return drop
+      return Effect.logInfo(`${where}: the leader's log start ${logEndOffset} lies inside a batch from ${h.baseOffset}; starting the log afresh there`).pipe(
+        Effect.zipRight(Effect.orDie(log.truncateFullyAndStartAt(h.baseOffset))),
+        Effect.zipRight(Effect.suspend(() => appendAsFollower(state, batches, index)))
+      )
     })
   }
 
@@ -627,10 +664,15 @@ export const behavior = (options: Options) => {
         if (state.role !== "follower" || state.partition?.leaderEpoch !== msg.leaderEpoch) {
           return Effect.succeed([stopFetching, state] as const)
         }
+        // An answer to a fetch from anywhere but the log end is stale (the log moved since): only
+        // where to fetch now.
         const result = msg.result
-        const applied = result.divergingEpoch !== undefined
-          ? truncateTo(result.divergingEpoch)
-          : appendAsFollower(state, result.batches, 0)
+        const applied = Effect.flatMap(log.logEndOffset, (logEndOffset) =>
+          logEndOffset !== msg.fetchOffset
+            ? Effect.void
+            : result.divergingEpoch !== undefined
+            ? truncateTo(result.divergingEpoch)
+            : appendAsFollower(state, result.batches, 0))
         return Effect.flatMap(applied, () =>
           Effect.map(fetchPosition, (next) => {
             state.logEndOffset = next.logEndOffset

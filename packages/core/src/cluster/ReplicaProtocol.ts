@@ -128,11 +128,14 @@ export class Tick extends Schema.TaggedClass<Tick>()("Tick", {}) {}
 /** Where a follower fetches next (its log end and last epoch); `stop` when it no longer follows that leader epoch. */
 export const FetchPosition = Schema.Struct({ stop: Schema.Boolean, logEndOffset: Schema.Number, lastEpoch: Schema.Number })
 
-/** Internal: the result of a follower fetch, applied by the replica (the single writer of its log). */
+/**
+ * Internal: the result of a follower fetch from `fetchOffset`, applied by the replica (the single
+ * writer of its log) while it still follows `leaderEpoch` and its log still ends at `fetchOffset`.
+ */
 export class ApplyFetch extends Message.trusted(Schema.TaggedRequest<ApplyFetch>()("ApplyFetch", {
   failure: Schema.Never,
   success: FetchPosition,
-  payload: { leaderEpoch: Schema.Number, result: FetchResult }
+  payload: { leaderEpoch: Schema.Number, fetchOffset: Schema.Number, result: FetchResult }
 })) {}
 
 /**

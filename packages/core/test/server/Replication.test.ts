@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
-import { Address, ControllerProtocol, EmbeddedCluster, InProcess, LinkFilter, ReplicaProtocol } from "../../src/index.js"
+import { Address, ControllerProtocol, EmbeddedCluster, InProcess, LinkFilter, Record, RecordBatch, ReplicaProtocol } from "../../src/index.js"
 import { advance, consumeAll, createTopic, leaderOf, produce, replicaRef, valuesOf } from "./harness.js"
 
 const node = EmbeddedCluster.brokerNodeId
@@ -210,32 +210,41 @@ describe("Replication", () => {
       expect(yield* consumeAll(cluster, client, "t", 0)).toEqual(["once-a", "once-b", "then"])
     }).pipe(Effect.provide(InProcess.layer({ serialize: true }))))
 
-  it.scoped("a follower below the leader's log start (retention deleted what it needs) restarts its log there and catches up", () =>
+  /**
+   * A follower cut off at offset 3 (out of the ISR) while the leader takes batches [3, 4], [5, 6]
+   * and [7], then deletes its records below `deleteTo`; the link is still cut.
+   */
+  const behindLogStart = (deleteTo: number) =>
     Effect.gen(function*() {
       const { cluster, client, leader, followers } = yield* start({})
-      const [lagging] = followers
+      const lagging = followers[0]!
       const first = yield* Effect.fork(produce(cluster, client, "t", 0, ["a", "b", "c"]))
       yield* advance(500)
       yield* Fiber.join(first)
-      yield* cut(filter, leader, lagging!)
+      yield* cut(filter, leader, lagging)
       for (const values of [["d", "e"], ["f", "g"], ["h"]]) yield* produce(cluster, client, "t", 0, values, { acks: 1 })
       yield* advance(3_000) // the cut-off follower leaves the ISR
       expect((yield* leaderOf(cluster, "t", 0)).isr).not.toContain(lagging)
-      const leaderLog = yield* cluster.log(leader, "t", 0)
-      yield* leaderLog.deleteBefore(5) // as retention would: offsets 0..4 are gone from the leader
-      expect((yield* cluster.describeReplica(lagging!, "t", 0)).logEndOffset).toBe(3) // it needs offset 3 next
-      yield* mend(filter, leader, lagging!)
+      yield* (yield* cluster.log(leader, "t", 0)).deleteBefore(deleteTo)
+      return { cluster, client, leader, lagging }
+    })
+
+  it.scoped("a follower below the leader's log start (retention deleted what it needs) restarts its log there and catches up", () =>
+    Effect.gen(function*() {
+      const { cluster, client, leader, lagging } = yield* behindLogStart(5) // as retention would: offsets 0..4 are gone from the leader
+      expect((yield* cluster.describeReplica(lagging, "t", 0)).logEndOffset).toBe(3) // it needs offset 3 next
+      yield* mend(filter, leader, lagging)
       yield* advance(3_000)
-      const described = yield* cluster.describeReplica(lagging!, "t", 0)
+      const described = yield* cluster.describeReplica(lagging, "t", 0)
       expect(described).toMatchObject({ role: "follower", logStartOffset: 5, logEndOffset: 8, highWatermark: 8 })
-      expect(valuesOf(yield* cluster.readLog(lagging!, "t", 0))).toEqual(["f", "g", "h"])
+      expect(valuesOf(yield* cluster.readLog(lagging, "t", 0))).toEqual(["f", "g", "h"])
       const healed = yield* leaderOf(cluster, "t", 0)
       expect([...healed.isr].sort()).toEqual([1, 2, 3])
       // It keeps following from there.
       const more = yield* Effect.fork(produce(cluster, client, "t", 0, ["i"]))
       yield* advance(500)
       expect((yield* Fiber.join(more)).baseOffset).toBe(8)
-      expect(valuesOf(yield* cluster.readLog(lagging!, "t", 0))).toEqual(["f", "g", "h", "i"])
+      expect(valuesOf(yield* cluster.readLog(lagging, "t", 0))).toEqual(["f", "g", "h", "i"])
 
       // The reset is guarded as ApplyFetch is: a leader, a stale leader epoch or a fetch from
       // anywhere but the log end leaves the log as it is.
@@ -245,12 +254,42 @@ describe("Replication", () => {
           new ReplicaProtocol.ApplyOutOfRange({ leaderEpoch, fetchOffset, logStartOffset: 100 })
         )
       expect((yield* reset(leader, epoch, 9)).stop).toBe(true)
-      expect((yield* reset(lagging!, epoch - 1, 9)).stop).toBe(true)
-      expect(yield* reset(lagging!, epoch, 5)).toEqual({ stop: false, logEndOffset: 9, lastEpoch: epoch })
+      expect((yield* reset(lagging, epoch - 1, 9)).stop).toBe(true)
+      expect(yield* reset(lagging, epoch, 5)).toEqual({ stop: false, logEndOffset: 9, lastEpoch: epoch })
       for (const id of cluster.brokerIds) {
         expect(yield* cluster.describeReplica(id, "t", 0)).toMatchObject({ logEndOffset: 9 })
       }
-      expect((yield* cluster.describeReplica(lagging!, "t", 0)).logStartOffset).toBe(5)
+      expect((yield* cluster.describeReplica(lagging, "t", 0)).logStartOffset).toBe(5)
+    }).pipe(Effect.provide(setup(filter))))
+
+  it.scoped("a follower restarted at a leader's log start inside a batch (records deleted to mid-batch) takes that batch from its base", () =>
+    Effect.gen(function*() {
+      // The leader's log now starts at 6, inside the batch of "f" (5) and "g" (6).
+      const { cluster, client, leader, lagging } = yield* behindLogStart(6)
+      expect(yield* (yield* cluster.log(leader, "t", 0)).logStartOffset).toBe(6)
+      yield* mend(filter, leader, lagging)
+      yield* advance(3_000)
+      // Kafka's answer: the follower's log starts over at the batch's base offset, and takes it.
+      const described = yield* cluster.describeReplica(lagging, "t", 0)
+      expect(described).toMatchObject({ role: "follower", logStartOffset: 5, logEndOffset: 8, highWatermark: 8 })
+      expect(valuesOf(yield* cluster.readLog(lagging, "t", 0))).toEqual(["f", "g", "h"])
+      expect([...(yield* leaderOf(cluster, "t", 0)).isr].sort()).toEqual([1, 2, 3])
+
+      // A fetch answer applies only at the log end it was fetched from: a stale one (from 3, say)
+      // changes nothing, even with a batch that would fit at the end, and says where to fetch now.
+      const epoch = (yield* leaderOf(cluster, "t", 0)).leaderEpoch
+      const stale = new ReplicaProtocol.FetchResult({
+        batches: [RecordBatch.encode({ baseOffset: 8, records: [Record.fromStrings(null, "stale", 0)] })],
+        highWatermark: 8,
+        logStartOffset: 6,
+        logEndOffset: 8,
+        leaderEpoch: epoch
+      })
+      const position = yield* replicaRef(client, lagging, "t", 0).ask(
+        new ReplicaProtocol.ApplyFetch({ leaderEpoch: epoch, fetchOffset: 3, result: stale })
+      )
+      expect(position).toEqual({ stop: false, logEndOffset: 8, lastEpoch: epoch })
+      expect(valuesOf(yield* cluster.readLog(lagging, "t", 0))).toEqual(["f", "g", "h"])
     }).pipe(Effect.provide(setup(filter))))
 
   it.scoped("a consumer's long poll at the leader waits for the high watermark, or for its deadline, and answers with what there is", () =>
