@@ -51,7 +51,7 @@ export const options: Property.Options = {
     fetchMaxWaitMs: 2_000
   },
   schedule: Nemesis.schedule({ brokers, partitions: 2, durationMs, kinds: ["crash", "crash-leader", "split", "isolate", "pause"] }),
-  checkers: ["lost-write", "duplicate", "inconsistent-offsets", "nonmonotonic-poll", "unseen", "leader-not-from-isr", "liveness"]
+  checkers: ["lost-write", "duplicate", "inconsistent-offsets", "nonmonotonic-poll", "unseen", "leader-not-from-isr", "liveness", "actor-failed"]
 }
 
 /** The measured cases, then each worker's warm-up cases (other seeds, from the same stream). */

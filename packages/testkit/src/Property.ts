@@ -14,8 +14,11 @@ import * as Nemesis from "./Nemesis.js"
 import * as TestCluster from "./TestCluster.js"
 import * as Workload from "./Workload.js"
 
-/** What a property checks: a checker's name, or the liveness check after heal. */
-export type CheckName = Checker.Name | "liveness"
+/**
+ * What a property checks: a checker's name, the liveness check after heal, or `actor-failed`:
+ * no actor of the cluster failed during the case (see `TestCluster.actorFailures`).
+ */
+export type CheckName = Checker.Name | "liveness" | "actor-failed"
 
 /** A divergence between two runs of one case (only with determinism checking on). */
 export interface Divergence {
@@ -24,7 +27,7 @@ export interface Divergence {
 }
 
 /** Anything a property run finds. */
-export type Finding = Checker.Finding | Workload.LivenessFinding | Divergence
+export type Finding = Checker.Finding | Workload.LivenessFinding | TestCluster.ActorFailed | Divergence
 
 /** One generated case: the simulation seed (never shrunk) and the fault schedule. */
 export interface Case {
@@ -127,12 +130,13 @@ export const runCase = (options: Options, c: Case): Effect.Effect<Outcome> =>
       yield* running.drain
       const history = yield* recorder.ops
       const logs = yield* cluster.finalLogs(options.workload.topic)
-      const names = options.checkers.filter((n): n is Checker.Name => n !== "liveness")
+      const names = options.checkers.filter((n): n is Checker.Name => n !== "liveness" && n !== "actor-failed")
       const report = Checker.check({ history, logs }, names)
+      const failed = options.checkers.includes("actor-failed") ? yield* cluster.actorFailures : []
       let historyJson: string | undefined
       return {
         case: c,
-        findings: [...report.findings, ...liveness],
+        findings: [...report.findings, ...liveness, ...failed],
         history,
         get historyJson() {
           return historyJson ??= History.toJson(history)

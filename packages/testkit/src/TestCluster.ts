@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either, Random, type Scope } from "effect"
+import { Cause, type Context, Effect, Either, Random, type Scope } from "effect"
 import {
   type Actor,
   Address,
@@ -18,6 +18,7 @@ import {
   type NodeId,
   RecordBatch,
   ReplicaProtocol as P,
+  Supervision,
   Transport
 } from "@fiberlog/core"
 import type * as Checker from "./Checker.js"
@@ -39,6 +40,26 @@ export interface Options extends EmbeddedCluster.Options {
    */
   readonly serialize?: boolean
 }
+
+/**
+ * An actor of the cluster failed: a defect or an error its handlers left unhandled ended an
+ * incarnation (its supervisor may have restarted it). The `actor-failed` check's finding.
+ */
+export interface ActorFailed {
+  readonly _tag: "actor-failed"
+  /** The actor's address, `node/path`. */
+  readonly address: string
+  /** Virtual time of the failure. */
+  readonly atMs: number
+  /** The cause, pretty-printed and cut to {@link maxCauseChars}. */
+  readonly cause: string
+}
+
+/** At most this many actor failures are kept per cluster; the rest are counted only. */
+export const maxActorFailures = 100
+
+/** Limit on a recorded cause's length. */
+export const maxCauseChars = 2_000
 
 /** A running test cluster. */
 export interface TestCluster {
@@ -80,6 +101,13 @@ export interface TestCluster {
   ) => Effect.Effect<ControllerProtocol.TopicInfo, string>
   /** Every replica's log of every partition of `topic` (running or not), decoded. */
   readonly finalLogs: (topic: string) => Effect.Effect<ReadonlyArray<Checker.FinalLog>>
+  /**
+   * The actors of the cluster's nodes (controller, brokers, clients) that failed so far, oldest
+   * first, at most {@link maxActorFailures}; `actorFailureCount` counts them all. Interruption (a
+   * crash, a stop) is not a failure.
+   */
+  readonly actorFailures: Effect.Effect<ReadonlyArray<ActorFailed>>
+  readonly actorFailureCount: Effect.Effect<number>
 }
 
 /** The node id of a target. */
@@ -110,8 +138,28 @@ export const make = (options: Options): Effect.Effect<TestCluster, never, Scope.
     const inner = yield* InProcess.make({ serialize: options.serialize ?? true })
     const network = yield* SimNetwork.make(inner, { seed: options.seed })
     const { linkDelayMs: _delay, seed: _seed, serialize: _serialize, ...clusterOptions } = options
+    const clock = yield* Effect.clock
+    const failures: Array<ActorFailed> = []
+    let failureCount = 0
+    const observer: Context.Tag.Service<Supervision.FailureObserver> = {
+      onFailure: ({ address, cause }) => {
+        failureCount++
+        if (failures.length < maxActorFailures) {
+          const text = Cause.pretty(cause)
+          failures.push({
+            _tag: "actor-failed",
+            address,
+            atMs: clock.unsafeCurrentTimeMillis(),
+            cause: text.length > maxCauseChars ? `${text.slice(0, maxCauseChars)}...` : text
+          })
+        }
+      }
+    }
+    // The embedded cluster makes every node (a restarted broker's and a client's too) in the
+    // context it was made in: the observer reaches them all.
     const embedded = yield* Effect.orDie(EmbeddedCluster.make({ offsetsTopicPartitions: 0, ...clusterOptions })).pipe(
-      Effect.provideService(Transport.Network, network)
+      Effect.provideService(Transport.Network, network),
+      Effect.provideService(Supervision.FailureObserver, observer)
     )
     const [minMs, maxMs] = options.linkDelayMs ?? [1, 5]
     const delay = SimNetwork.Delay.Uniform({ minMs, maxMs })
@@ -181,7 +229,9 @@ export const make = (options: Options): Effect.Effect<TestCluster, never, Scope.
             }
           }
           return logs
-        })
+        }),
+      actorFailures: Effect.sync(() => failures.slice()),
+      actorFailureCount: Effect.sync(() => failureCount)
     }
     return cluster
   })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Random } from "effect"
 import { History, Property, TestCluster, Workload } from "../src/index.js"
+import { NetworkConformance } from "../src/vitest.js"
 import * as fixtures from "./fixtures.js"
 
 const quick: Property.Options = { ...fixtures.safe(1), durationMs: 8_000, settleMs: 6_000 }
@@ -76,6 +77,32 @@ describe("TestCluster", () => {
         yield* cluster.advance(5_000)
         const t = (yield* cluster.metadata)?.topics.find((x) => x.name === "t")
         expect([...t!.partitions[0]!.isr].sort()).toEqual([1, 2, 3])
+      })))
+
+  it.effect("an actor failure on any node of the cluster is recorded with its time and cause; a crash is not one", () =>
+    TestCluster.run({ ...fixtures.cluster, seed: 5 }, (cluster) =>
+      Effect.gen(function*() {
+        yield* cluster.advance(1_000)
+        yield* Effect.orDie(cluster.createTopic("t", { partitions: 1, replicationFactor: 3 }))
+        yield* cluster.crash(1) // interrupts broker 1's actors: not a failure
+        yield* cluster.advance(1_000)
+        yield* cluster.restart(1)
+        yield* cluster.advance(3_000)
+        expect(yield* cluster.actorFailures).toEqual([])
+        const app = yield* cluster.clientNode("app")
+        const faulty = yield* Effect.orDie(app.spawn("faulty", NetworkConformance.counter({})))
+        const at = yield* Clock.currentTimeMillis
+        yield* faulty.tell(new NetworkConformance.Crash())
+        yield* cluster.advance(1_000)
+        yield* faulty.tell(new NetworkConformance.Crash()) // restarted by its supervisor, it fails again
+        yield* cluster.advance(1_000)
+        const failures = yield* cluster.actorFailures
+        expect(failures.map((f) => [f._tag, f.address, f.atMs])).toEqual([
+          ["actor-failed", "app/faulty", at],
+          ["actor-failed", "app/faulty", at + 1_000]
+        ])
+        expect(failures[0]!.cause).toContain("boom")
+        expect(yield* cluster.actorFailureCount).toBe(2)
       })))
 })
 

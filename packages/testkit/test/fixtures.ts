@@ -34,7 +34,8 @@ export const safeCheckers: ReadonlyArray<Property.CheckName> = [
   "nonmonotonic-poll",
   "unseen",
   "leader-not-from-isr",
-  "liveness"
+  "liveness",
+  "actor-failed"
 ]
 
 /** Property (a): acks=all, minISR=2, clean election, idempotent producers; every fault kind. */
@@ -64,7 +65,8 @@ export const groupCheckers: ReadonlyArray<Property.CheckName> = [
   "lost-write",
   "duplicate",
   "inconsistent-offsets",
-  "leader-not-from-isr"
+  "leader-not-from-isr",
+  "actor-failed"
 ]
 
 /**

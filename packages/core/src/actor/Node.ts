@@ -14,6 +14,7 @@ import type { ActorAlreadyExists, InvalidActorName } from "./ActorError.js"
 import type { Address } from "./Address.js"
 import { NodeImpl } from "./internal/node.js"
 import { AskTimers } from "./internal/timers.js"
+import * as Supervision from "./Supervision.js"
 import type { Terminated } from "./Terminated.js"
 
 /** A node: spawn, look up, stop and watch actors; make refs to actors anywhere. */
@@ -49,6 +50,7 @@ export const make = (options: Options): Effect.Effect<Node, Transport.NodeIdInUs
     yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
     const impl = new NodeImpl(options.id, scope)
     impl.timers = new AskTimers(yield* Effect.clock, scope)
+    impl.failureObserver = yield* Supervision.FailureObserver
     impl.transport = yield* Transport.connect(options.id, impl.handler)
     const node: Node = {
       id: impl.id,

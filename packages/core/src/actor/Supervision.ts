@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Schedule } from "effect"
+import { type Cause, Context, Duration, Schedule } from "effect"
 
 /** A supervision policy. Time is measured with Effect's `Clock`, randomness with its `Random`. */
 export interface Strategy {
@@ -69,3 +69,21 @@ export const decide = (strategy: Strategy, restartTimesMs: ReadonlyArray<number>
   if (recent.length >= strategy.maxRestarts) return { _tag: "GiveUp" }
   return { _tag: "Restart", restartTimesMs: [...recent, nowMs], windowReset: recent.length === 0 }
 }
+
+/** What a {@link FailureObserver} is told: the actor, and what ended its incarnation. */
+export interface Failure {
+  /** The actor's address, `node/path`. */
+  readonly address: string
+  readonly cause: Cause.Cause<unknown>
+}
+
+/**
+ * Told of every failed actor incarnation (a defect, or an error no handler handled; never an
+ * interruption, so a node closing is not one), before the strategy decides what follows. A node
+ * takes the observer in context when it is made. The default ignores them; the testkit's clusters
+ * record them, and its `actor-failed` check reports each as a finding: an actor that fails under
+ * faults is a bug, even when a restart hides it.
+ */
+export class FailureObserver extends Context.Reference<FailureObserver>()("@fiberlog/core/Supervision/FailureObserver", {
+  defaultValue: (): { readonly onFailure: (failure: Failure) => void } => ({ onFailure: () => {} })
+}) {}

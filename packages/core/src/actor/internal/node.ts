@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, FiberId, FiberRef, ParseResult, Runtime, Schedule, Schema, Scope } from "effect"
+import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Fiber, FiberId, FiberRef, ParseResult, Runtime, Schedule, Schema, Scope } from "effect"
 import * as Envelope from "../../transport/Envelope.js"
 import type { NodeId } from "../../transport/NodeId.js"
 import * as Transport from "../../transport/Transport.js"
@@ -165,6 +165,7 @@ export class NodeImpl implements Actor.NodeLike {
   readonly pendingWatches = new Map<number, PendingWatch>()
   transport: Transport.Transport | undefined = undefined
   timers: AskTimers | undefined = undefined
+  failureObserver: Context.Tag.Service<Supervision.FailureObserver> = Supervision.FailureObserver.defaultValue()
   /**
    * Correlation ids of this node's asks and watches. Each incarnation of a node id starts at its
    * own random point of the 2^52 safe integers, so a reply to an ask of an earlier incarnation
@@ -378,6 +379,7 @@ export class NodeImpl implements Actor.NodeLike {
         const exit = yield* Effect.exit(this.incarnation(cell, behavior, ref))
         if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return "stopped" as const
         yield* Effect.logWarning(`actor ${cell.address} failed`, exit.cause)
+        this.failureObserver.onFailure({ address: cell.address.toString(), cause: exit.cause })
         const decision = Supervision.decide(strategy, restartTimesMs, yield* Clock.currentTimeMillis)
         const delay = decision._tag === "Restart"
           ? yield* Effect.zipRight(decision.windowReset ? driver.reset : Effect.void, Effect.either(driver.next(undefined)))
