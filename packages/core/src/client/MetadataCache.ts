@@ -154,6 +154,15 @@ export const make = (options: Options): Effect.Effect<MetadataCache> =>
 
     const fetch = Effect.flatMap(askBroker(new ControllerProtocol.GetMetadata()), (fresh) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
+        // Never back to older metadata (KIP-320's rule, by the metadata log's version, which every
+        // leader epoch change bumps): a broker cut off from the controller, or just restarted,
+        // still serves what it last heard, and a client that believed it would take a deposed
+        // leader for the current one (a consumer there reads a shorter log, is told its position
+        // is out of range and resets it). Keep what we have; the next refresh asks another broker.
+        if (metadata !== undefined && fresh.version < metadata.version) {
+          next++
+          return metadata
+        }
         metadata = fresh
         fetchedAtMs = now
         generation++

@@ -45,6 +45,10 @@ export interface FakeCluster {
   readonly metadataRequests: { count: number }
   /** Moves a partition's leadership (bumping its epoch) in the metadata the brokers serve. */
   readonly setLeader: (topic: string, partition: number, brokerId: number) => void
+  /** The metadata the brokers serve now. */
+  readonly metadata: () => ControllerProtocol.ClusterMetadata
+  /** Makes `brokerId` answer GetMetadata with `metadata` (a broker behind the controller); undefined: the current again. */
+  readonly serveMetadata: (brokerId: number, metadata: ControllerProtocol.ClusterMetadata | undefined) => void
   /** Decoded records of a partition. */
   readonly records: (topic: string, partition: number) => Effect.Effect<Array<{ offset: number; value: string }>>
 }
@@ -60,6 +64,8 @@ interface Shared {
   readonly produces: Array<ProduceSeen>
   readonly faults: Map<string, Array<Fault>>
   readonly metadataRequests: { count: number }
+  /** What a broker answers GetMetadata with instead of `metadata`. */
+  readonly servedMetadata: Map<number, ControllerProtocol.ClusterMetadata>
   nextProducerId: number
 }
 
@@ -195,7 +201,7 @@ const broker = (shared: Shared, brokerId: number) =>
       GetMetadata: (s) =>
         Effect.sync(() => {
           shared.metadataRequests.count++
-          return [shared.metadata, s] as const
+          return [shared.servedMetadata.get(brokerId) ?? shared.metadata, s] as const
         }),
       CreateTopic: () => Effect.fail(new ClusterErrors.ControllerNotAvailable({ message: "fake" })),
       DeleteTopic: () => Effect.fail(new ClusterErrors.ControllerNotAvailable({ message: "fake" })),
@@ -236,6 +242,7 @@ export const make = (options: {
       produces: [],
       faults: new Map(),
       metadataRequests: { count: 0 },
+      servedMetadata: new Map(),
       nextProducerId: 1000
     }
     for (const t of topics) {
@@ -270,6 +277,11 @@ export const make = (options: {
             }
           )
         })
+      },
+      metadata: () => shared.metadata,
+      serveMetadata: (brokerId, metadata) => {
+        if (metadata === undefined) shared.servedMetadata.delete(brokerId)
+        else shared.servedMetadata.set(brokerId, metadata)
       },
       records: (topic, partition) =>
         Effect.gen(function*() {

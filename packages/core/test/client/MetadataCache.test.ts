@@ -75,6 +75,25 @@ describe("MetadataCache and Admin (fake brokers)", () => {
       expect((yield* cache.leader("t", 1)).nodeId).toBe("b2")
     }).pipe(Effect.provide(network)))
 
+  it.scoped("never goes back to older metadata: a broker behind the controller is not believed, and the next refresh asks another", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCluster.make({ brokers: 2, topics: [{ name: "t", partitions: 2 }] })
+      const cache = yield* MetadataCache.make({ node: fake.client, bootstrap: ["b2", "b1"] })
+      const old = fake.metadata()
+      fake.setLeader("t", 0, 2) // version 2: partition 0 moves from broker 1 to broker 2, epoch 1
+      expect((yield* withClock(cache.current)).version).toBe(2)
+      // Broker 2 falls behind (cut off from the controller, say) and still serves version 1.
+      fake.serveMetadata(2, old)
+      const refreshed = yield* cache.refresh
+      expect(refreshed.version).toBe(2)
+      expect(yield* cache.leader("t", 0)).toMatchObject({ nodeId: "b2", leaderEpoch: 1 })
+      // The next refresh goes to broker 1, which is up to date.
+      fake.setLeader("t", 0, 1) // version 3
+      expect((yield* cache.refresh).version).toBe(3)
+      expect(yield* cache.leader("t", 0)).toMatchObject({ nodeId: "b1", leaderEpoch: 2 })
+      expect(fake.metadataRequests.count).toBe(3)
+    }).pipe(Effect.provide(network)))
+
   it.scoped("no broker at all: BrokerNotAvailable after the retries, on the TestClock", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCluster.make({ brokers: 1, topics: [] })
