@@ -7,6 +7,7 @@
  */
 import { Effect, FastCheck as fc } from "effect"
 import type { NodeId } from "@fiberlog/core"
+import * as SimNetwork from "./SimNetwork.js"
 import type * as TestCluster from "./TestCluster.js"
 
 /** A fault. Leader-targeted faults pick the partition's leader when they start. */
@@ -27,6 +28,12 @@ export type Fault =
   | { readonly _tag: "crash-member"; readonly member: number }
   /** A workload process (a group member) reaches nobody: its session expires while it still believes it owns its partitions. */
   | { readonly _tag: "isolate-member"; readonly member: number }
+  /**
+   * A slow host: every message to or from the broker takes `delayMs / 2` to `delayMs` (uniform),
+   * order kept on each link, as a congested network or a host stalling in GC would. Requests time
+   * out, heartbeats arrive late, responses overtake their retries.
+   */
+  | { readonly _tag: "slow"; readonly broker: number; readonly delayMs: number }
 
 /**
  * The workload processes the nemesis may fault (`Workload.Running.members`): numbered from 0.
@@ -87,7 +94,8 @@ export const fault = (
     "split-leader": fc.record({ _tag: fc.constant("split-leader" as const), partition }),
     "pause": fc.record({ _tag: fc.constant("pause" as const), broker }),
     "crash-member": fc.record({ _tag: fc.constant("crash-member" as const), member }),
-    "isolate-member": fc.record({ _tag: fc.constant("isolate-member" as const), member })
+    "isolate-member": fc.record({ _tag: fc.constant("isolate-member" as const), member }),
+    "slow": fc.record({ _tag: fc.constant("slow" as const), broker, delayMs: fc.integer({ min: 20, max: 5_000 }) })
   }
   return fc.oneof(...options.kinds.map((kind) => byKind[kind]))
 }
@@ -165,6 +173,8 @@ export const run = (
           return cluster.isolate(broker)
         case "pause":
           return cluster.pause(broker)
+        case "slow":
+          return cluster.slow(broker, SimNetwork.Delay.Uniform({ minMs: Math.floor(fault.delayMs / 2), maxMs: fault.delayMs }))
         case "isolate-member": {
           const node = members?.node(broker)
           return node === undefined ? Effect.void : cluster.network.isolate(node)

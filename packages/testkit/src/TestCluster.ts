@@ -77,6 +77,11 @@ export interface TestCluster {
   readonly partition: (groups: ReadonlyArray<ReadonlyArray<Target>>) => Effect.Effect<void>
   /** `node` reaches nobody, and nobody reaches it (clients included). */
   readonly isolate: (node: Target) => Effect.Effect<void>
+  /**
+   * A slow host: every message to or from `node` takes `delay` on top of nothing else (it replaces
+   * the link's usual delay until `heal`). Order on each link is kept, as over TCP.
+   */
+  readonly slow: (node: Target, delay: SimNetwork.Delay) => Effect.Effect<void>
   /** Clears every network fault, paused nodes included (their held messages are delivered). */
   readonly heal: Effect.Effect<void>
   /** Crashes a broker: its node's scope closes; its logs keep everything, or only what was flushed. */
@@ -203,6 +208,14 @@ export const make = (options: Options): Effect.Effect<TestCluster, never, Scope.
       }),
       crash: (broker, crashOptions) => embedded.crash(broker, crashOptions),
       restart: (broker) => embedded.restart(broker),
+      slow: (node, slowDelay) =>
+        Effect.suspend(() => {
+          const id = nodeId(node)
+          return Effect.forEach(everyone(), (other) =>
+            other === id ? Effect.void : Effect.zipRight(network.delay(id, other, slowDelay), network.delay(other, id, slowDelay)), {
+            discard: true
+          })
+        }),
       pause: (node) => Effect.suspend(() => (paused.add(nodeId(node)), hold(nodeId(node)))),
       resume: (node) => Effect.suspend(() => (paused.delete(nodeId(node)), release(nodeId(node)))),
       isRunning: embedded.isRunning,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Random } from "effect"
-import { History, Property, TestCluster, Workload } from "../src/index.js"
+import { ControllerProtocol, ReplicaProtocol } from "@fiberlog/core"
+import { History, Nemesis, Property, TestCluster, Workload } from "../src/index.js"
 import { NetworkConformance } from "../src/vitest.js"
 import * as fixtures from "./fixtures.js"
 
@@ -77,6 +78,43 @@ describe("TestCluster", () => {
         yield* cluster.advance(5_000)
         const t = (yield* cluster.metadata)?.topics.find((x) => x.name === "t")
         expect([...t!.partitions[0]!.isr].sort()).toEqual([1, 2, 3])
+      })))
+
+  it.effect("the slow fault delays every message to and from its broker, in order, until it ends", () =>
+    TestCluster.run({ ...fixtures.cluster, seed: 6, linkDelayMs: [0, 0] }, (cluster) =>
+      Effect.gen(function*() {
+        yield* cluster.advance(1_000)
+        const client = yield* cluster.clientNode("app")
+        const controller = cluster.embedded.controllerRef(client)
+        /** Virtual ms an ask to the controller takes. */
+        const roundTrip = Effect.gen(function*() {
+          const start = yield* Clock.currentTimeMillis
+          yield* Effect.orDie(controller.ask(new ControllerProtocol.GetMetadata(), { timeoutMs: 60_000 }))
+          return (yield* Clock.currentTimeMillis) - start
+        })
+        expect(yield* roundTrip).toBe(0)
+        const nemesis = yield* Effect.fork(Nemesis.run(cluster, [
+          { atMs: 0, durationMs: 10_000, fault: { _tag: "slow", broker: 2, delayMs: 1_000 } },
+          { atMs: 2_000, durationMs: 4_000, fault: { _tag: "isolate", broker: 3 } }
+        ], { topic: "t" }))
+        yield* cluster.advance(100)
+        expect(yield* roundTrip).toBe(0) // the controller is not slowed
+        /** Virtual ms an ask to broker 2 takes (to a replica it does not have: the refusal comes back as a reply would). */
+        const viaBroker2 = Effect.gen(function*() {
+          const start = yield* Clock.currentTimeMillis
+          const refused = yield* Effect.flip(TestCluster.replicaRef(client, 2, "none", 0).ask(new ReplicaProtocol.Describe(), { timeoutMs: 60_000 }))
+          expect(refused._tag).toBe("ActorUnavailable")
+          return (yield* Clock.currentTimeMillis) - start
+        })
+        const during = yield* viaBroker2
+        expect(during).toBeGreaterThanOrEqual(1_000) // 500-1000 ms each way
+        expect(during).toBeLessThanOrEqual(2_000)
+        // Ending the isolation (another fault) heals and re-applies the slow links.
+        yield* cluster.advance(6_000)
+        const after = yield* viaBroker2
+        expect(after).toBeGreaterThanOrEqual(1_000)
+        yield* Fiber.join(nemesis)
+        expect(yield* viaBroker2).toBe(0)
       })))
 
   it.effect("an actor failure on any node of the cluster is recorded with its time and cause; a crash is not one", () =>

@@ -50,7 +50,7 @@ export const safe = (runs: number, seed = 7): Property.Options => ({
     brokers,
     partitions: 2,
     durationMs: 30_000,
-    kinds: ["crash", "crash-leader", "isolate", "split", "split-leader", "pause"],
+    kinds: ["crash", "crash-leader", "isolate", "split", "split-leader", "pause", "slow"],
     minFaults: 3,
     maxFaults: 6
   }),
@@ -95,7 +95,7 @@ export const groups = (runs: number, seed = 11): Property.Options => ({
     partitions: 4,
     members: 3,
     durationMs: 30_000,
-    kinds: ["crash-member", "isolate-member", "crash", "isolate", "split", "pause"],
+    kinds: ["crash-member", "isolate-member", "crash", "isolate", "split", "pause", "slow"],
     minFaults: 3,
     maxFaults: 6
   }),
