@@ -171,6 +171,12 @@ export const make = (options: Options): Effect.Effect<TestCluster, never, Scope.
     const everyone = (): ReadonlyArray<NodeId.NodeId> => [EmbeddedCluster.controllerNodeId, ...embedded.bootstrap, ...clients]
     const clients: Array<NodeId.NodeId> = []
     const paused = new Set<NodeId.NodeId>()
+    const slowed = new Map<NodeId.NodeId, SimNetwork.Delay>()
+    const slowLinks = (id: NodeId.NodeId, slowDelay: SimNetwork.Delay) =>
+      Effect.forEach(everyone(), (other) =>
+        other === id ? Effect.void : Effect.zipRight(network.delay(id, other, slowDelay), network.delay(other, id, slowDelay)), {
+        discard: true
+      })
     const applyDelays = (node: NodeId.NodeId) =>
       maxMs <= 0 ? Effect.void : Effect.forEach(everyone(), (other) =>
         other === node ? Effect.void : Effect.zipRight(network.delay(node, other, delay), network.delay(other, node, delay)), { discard: true })
@@ -197,6 +203,7 @@ export const make = (options: Options): Effect.Effect<TestCluster, never, Scope.
           clients.push(node.id)
           yield* applyDelays(node.id)
           for (const id of paused) yield* hold(id)
+          for (const [id, slowDelay] of slowed) yield* network.delay(id, node.id, slowDelay).pipe(Effect.zipRight(network.delay(node.id, id, slowDelay)))
           return node
         }),
       advance: (ms) => Effect.sleep(ms),
@@ -204,17 +211,15 @@ export const make = (options: Options): Effect.Effect<TestCluster, never, Scope.
       isolate: (node) => network.isolate(nodeId(node)),
       heal: Effect.suspend(() => {
         paused.clear()
+        slowed.clear()
         return Effect.zipRight(network.heal, Effect.forEach(everyone(), applyDelays, { discard: true }))
       }),
       crash: (broker, crashOptions) => embedded.crash(broker, crashOptions),
       restart: (broker) => embedded.restart(broker),
       slow: (node, slowDelay) =>
         Effect.suspend(() => {
-          const id = nodeId(node)
-          return Effect.forEach(everyone(), (other) =>
-            other === id ? Effect.void : Effect.zipRight(network.delay(id, other, slowDelay), network.delay(other, id, slowDelay)), {
-            discard: true
-          })
+          slowed.set(nodeId(node), slowDelay)
+          return slowLinks(nodeId(node), slowDelay)
         }),
       pause: (node) => Effect.suspend(() => (paused.add(nodeId(node)), hold(nodeId(node)))),
       resume: (node) => Effect.suspend(() => (paused.delete(nodeId(node)), release(nodeId(node)))),

@@ -99,16 +99,20 @@ describe("TestCluster", () => {
         ], { topic: "t" }))
         yield* cluster.advance(100)
         expect(yield* roundTrip).toBe(0) // the controller is not slowed
-        /** Virtual ms an ask to broker 2 takes (to a replica it does not have: the refusal comes back as a reply would). */
-        const viaBroker2 = Effect.gen(function*() {
-          const start = yield* Clock.currentTimeMillis
-          const refused = yield* Effect.flip(TestCluster.replicaRef(client, 2, "none", 0).ask(new ReplicaProtocol.Describe(), { timeoutMs: 60_000 }))
-          expect(refused._tag).toBe("ActorUnavailable")
-          return (yield* Clock.currentTimeMillis) - start
-        })
+        /** Virtual ms an ask from `from` to broker 2 takes (to a replica it does not have: the refusal comes back as a reply would). */
+        const viaBroker2From = (from: typeof client) =>
+          Effect.gen(function*() {
+            const start = yield* Clock.currentTimeMillis
+            const refused = yield* Effect.flip(TestCluster.replicaRef(from, 2, "none", 0).ask(new ReplicaProtocol.Describe(), { timeoutMs: 60_000 }))
+            expect(refused._tag).toBe("ActorUnavailable")
+            return (yield* Clock.currentTimeMillis) - start
+          })
+        const viaBroker2 = viaBroker2From(client)
         const during = yield* viaBroker2
         expect(during).toBeGreaterThanOrEqual(1_000) // 500-1000 ms each way
         expect(during).toBeLessThanOrEqual(2_000)
+        // A client that joins meanwhile is slowed too.
+        expect(yield* viaBroker2From(yield* cluster.clientNode("late"))).toBeGreaterThanOrEqual(1_000)
         // Ending the isolation (another fault) heals and re-applies the slow links.
         yield* cluster.advance(6_000)
         const after = yield* viaBroker2
